@@ -1,0 +1,31 @@
+// Checks on NumPy arrays handed to the kernels. Nothing here converts or copies:
+// an array that is not exactly what the kernel needs is rejected with a message
+// that names it (e.g. "grads[3]") and the problem.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+namespace fusedoptim {
+namespace py = pybind11;
+
+enum class DType { F32, F64 };
+
+std::string shape_str(const py::array& a);
+std::string dtype_str(const py::array& a);
+
+// Returns the array behind h or throws TypeError: `what` names it in the message.
+py::array as_ndarray(py::handle h, const std::string& what);
+
+// float32 or float64 in native byte order, else TypeError.
+DType float_dtype(const py::array& a, const std::string& what);
+
+// C-contiguous, aligned and, when `written`, writeable; else ValueError.
+void check_layout(const py::array& a, const std::string& what, bool written);
+
+// Same dtype and shape as the param it belongs to; else TypeError / ValueError.
+void check_matches(const py::array& a, const std::string& what, const py::array& param,
+                   DType param_dtype);
+
+}  // namespace fusedoptim

@@ -1,0 +1,9 @@
+// One registration function per binding file; module.cpp calls them all.
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace fusedoptim {
+namespace py = pybind11;
+void bind_step(py::module_& m);
+void bind_info(py::module_& m);
+}  // namespace fusedoptim

@@ -1,0 +1,83 @@
+// build_info(), threads, ISA selection and the kernel table's description.
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "bindings/bindings.h"
+#include "engine/dispatch.h"
+#include "engine/multi_tensor.h"
+#include "engine/parallel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fusedoptim {
+namespace {
+
+std::string compiler() {
+#if defined(__clang__)
+  return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("gcc ") + __VERSION__;
+#elif defined(_MSC_VER)
+  return "msvc " + std::to_string(_MSC_VER);
+#else
+  return "unknown";
+#endif
+}
+
+py::dict build_info() {
+  py::dict d;
+  d["compiler"] = compiler();
+  d["openmp"] = openmp_enabled();
+#ifdef _OPENMP
+  d["openmp_version"] = _OPENMP;
+#else
+  d["openmp_version"] = py::none();
+#endif
+  d["num_threads"] = get_num_threads();
+  py::list compiled, supported;
+  for (Isa isa : compiled_isas()) {
+    compiled.append(isa_name(isa));
+    if (cpu_supports(isa)) supported.append(isa_name(isa));
+  }
+  d["isa_compiled"] = compiled;
+  d["isa_supported"] = supported;
+  d["isa"] = isa_name(active_isa());
+  d["chunk_elems"] = kChunkElems;
+  return d;
+}
+
+py::dict kernel_specs() {
+  py::dict out;
+  for (int f = 0; f < kNumFamilies; ++f) {
+    const FamilySpec& s = family_spec(f);
+    py::list operands, scalars;
+    py::dict flags;
+    for (int k = 0; k < s.n_operands; ++k)
+      operands.append(py::make_tuple(s.operands[k].name, s.operands[k].written, s.operands[k].needs));
+    for (int k = 0; k < s.n_scalars; ++k) scalars.append(s.scalars[k]);
+    for (int k = 0; k < s.n_flags; ++k) flags[s.flags[k]] = 1u << k;
+    py::dict d;
+    d["id"] = f;
+    d["operands"] = operands;
+    d["scalars"] = scalars;
+    d["flags"] = flags;
+    out[s.name] = d;
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_info(py::module_& m) {
+  m.def("build_info", &build_info, "What was compiled and what runs.");
+  m.def("kernel_specs", &kernel_specs, "Operands, scalars and flag bits of every kernel family.");
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("set_isa", &set_isa, py::arg("name"), "Force an ISA path (scalar, avx2, avx512).");
+  m.def("get_isa", [] { return std::string(isa_name(active_isa())); });
+}
+
+}  // namespace fusedoptim

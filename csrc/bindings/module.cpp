@@ -1,0 +1,14 @@
+#include <pybind11/pybind11.h>
+
+#include <stdexcept>
+
+#include "bindings/bindings.h"
+#include "engine/dispatch.h"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fusedoptim's compiled core: fused multi-tensor optimizer kernels.";
+  // std::invalid_argument from the engine surfaces as ValueError.
+  fusedoptim::init_isa_from_env();
+  fusedoptim::bind_info(m);
+  fusedoptim::bind_step(m);
+}

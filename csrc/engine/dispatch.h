@@ -1,0 +1,39 @@
+// Kernel tables per ISA and the run-time choice between them.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/multi_tensor.h"
+
+namespace fusedoptim {
+
+struct KernelTable {
+  ChunkFn f32[kNumFamilies];
+  ChunkFn f64[kNumFamilies];
+};
+
+enum class Isa { Scalar = 0, AVX2 = 1, AVX512 = 2 };
+
+// Defined in csrc/isa/kernels_<isa>.cpp; only the ISAs the compiler could target exist.
+extern const KernelTable kTable_scalar;
+#ifdef FUSEDOPTIM_HAVE_AVX2
+extern const KernelTable kTable_avx2;
+#endif
+#ifdef FUSEDOPTIM_HAVE_AVX512
+extern const KernelTable kTable_avx512;
+#endif
+
+const char* isa_name(Isa isa);
+std::vector<Isa> compiled_isas();
+bool cpu_supports(Isa isa);
+
+// The table in use: FUSEDOPTIM_ISA if set, else the widest ISA both compiled and
+// supported by this CPU. init_isa_from_env() runs once when the module is imported.
+void init_isa_from_env();
+const KernelTable& active_table();
+Isa active_isa();
+// Forces a path; throws std::invalid_argument naming the problem if it is unknown,
+// not compiled in, or not supported by this CPU.
+void set_isa(const std::string& name);
+
+}  // namespace fusedoptim

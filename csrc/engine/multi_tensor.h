@@ -1,0 +1,43 @@
+// Multi-tensor apply: one update rule over every tensor of one or more launches,
+// split into fixed-size chunks and spread over OpenMP threads.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "optimizers/kernel_spec.h"
+
+namespace fusedoptim {
+
+// Elements per work unit. Small tensors are packed together into one unit, large
+// tensors are cut into units of this size, so threads stay balanced whatever the
+// tensor sizes. A power of two keeps the alignment of each tensor's start.
+constexpr std::size_t kChunkElems = std::size_t(1) << 15;
+
+// Below this many elements in total, one thread does the whole step: waking a
+// team costs more than it saves.
+constexpr std::size_t kSerialThreshold = std::size_t(1) << 16;
+
+// The update rule for one contiguous run of n elements. ptrs[k] points at the
+// first element of operand k (param, grad, state buffers) for this run.
+using ChunkFn = void (*)(const Hyper& hyper, void* const* ptrs, std::size_t n);
+
+struct TensorSlot {
+  void* ptr[kMaxOperands];
+  std::size_t numel;
+};
+
+// One optimizer update (one family, one dtype) over a list of tensors.
+struct Launch {
+  ChunkFn fn = nullptr;
+  Hyper hyper{};
+  int n_operands = 0;
+  std::size_t elem_size = 0;
+  std::vector<TensorSlot> tensors;
+};
+
+// Runs every launch over all its tensors. Elementwise rules make the result
+// independent of the thread count, bit for bit.
+void multi_tensor_apply(const std::vector<Launch>& launches, int num_threads);
+
+}  // namespace fusedoptim

@@ -1,0 +1,61 @@
+#include "optimizers/kernel_spec.h"
+
+#include <stdexcept>
+
+namespace fusedoptim {
+namespace {
+
+const FamilySpec kSpecs[kNumFamilies] = {
+    {"sgd",
+     3,
+     {{"params", true, 0}, {"grads", false, 0}, {"momentum_buffers", true, sgd::USE_MOMENTUM}},
+     4,
+     {"lr", "momentum", "dampening", "weight_decay"},
+     5,
+     {"maximize", "weight_decay", "momentum", "first_step", "nesterov"}},
+    {"adagrad",
+     3,
+     {{"params", true, 0}, {"grads", false, 0}, {"state_sums", true, 0}},
+     3,
+     {"clr", "weight_decay", "eps"},
+     2,
+     {"maximize", "weight_decay"}},
+    {"rmsprop",
+     5,
+     {{"params", true, 0},
+      {"grads", false, 0},
+      {"square_avgs", true, 0},
+      {"momentum_buffers", true, rmsprop::USE_MOMENTUM},
+      {"grad_avgs", true, rmsprop::CENTERED}},
+     5,
+     {"lr", "alpha", "eps", "weight_decay", "momentum"},
+     4,
+     {"maximize", "weight_decay", "momentum", "centered"}},
+    {"adam",
+     5,
+     {{"params", true, 0},
+      {"grads", false, 0},
+      {"exp_avgs", true, 0},
+      {"exp_avg_sqs", true, 0},
+      {"max_exp_avg_sqs", true, adam::AMSGRAD}},
+     7,
+     {"lr", "beta1", "beta2", "eps", "weight_decay", "step_size", "bias_correction2_sqrt"},
+     4,
+     {"maximize", "weight_decay", "decoupled", "amsgrad"}},
+    {"rprop",
+     4,
+     {{"params", true, 0}, {"grads", false, 0}, {"prevs", true, 0}, {"step_sizes", true, 0}},
+     4,
+     {"etaminus", "etaplus", "step_size_min", "step_size_max"},
+     1,
+     {"maximize"}},
+};
+
+}  // namespace
+
+const FamilySpec& family_spec(int family) {
+  if (family < 0 || family >= kNumFamilies) throw std::out_of_range("unknown optimizer family id");
+  return kSpecs[family];
+}
+
+}  // namespace fusedoptim

@@ -1,0 +1,55 @@
+"""Checks of hyperparameters, shared by the classes and the functional layer.
+
+Every check raises before anything is modified and names the parameter.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def real(name: str, value) -> float:
+    """`value` as a float, or TypeError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def nonneg(name: str, value) -> float:
+    v = real(name, value)
+    if not v >= 0.0:  # also rejects NaN
+        raise ValueError(f"{name}: must be >= 0, got {value!r}")
+    return v
+
+
+def finite_nonneg(name: str, value) -> float:
+    v = nonneg(name, value)
+    if math.isinf(v):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    return v
+
+
+def in_unit_interval(name: str, value) -> float:
+    """A value in [0, 1) such as a beta or a momentum coefficient for EMA."""
+    v = real(name, value)
+    if not 0.0 <= v < 1.0:
+        raise ValueError(f"{name}: must be in [0, 1), got {value!r}")
+    return v
+
+
+def flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, int)) or value not in (0, 1):
+        raise TypeError(f"{name}: expected a bool, got {value!r}")
+    return bool(value)
+
+
+def pair(name: str, value) -> tuple:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name}: expected a pair (a, b), got {value!r}")
+    return tuple(value)
+
+
+def step_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}: expected the step number, an int >= 1, got {value!r}")
+    return int(value)

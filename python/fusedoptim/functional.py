@@ -1,0 +1,229 @@
+"""Stateless optimizer updates over lists of NumPy arrays, run by the fused native kernels.
+
+Each function updates ``params`` and the state lists in place in one native call
+(one pass over memory, OpenMP threads, SIMD) and only reads ``grads``. The
+formulas are torch.optim's; each docstring states its own. For users who keep
+their own state; the optimizer classes call the ``*_work`` builders below, so
+every group of a step goes to the native layer in one call and is checked
+completely before anything changes.
+
+A work is what the native layer runs: ``(family, flags, scalars, operands, names)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks as C
+from . import _native
+
+_ID = {name: spec["id"] for name, spec in _native.SPECS.items()}
+_FLAGS = {name: spec["flags"] for name, spec in _native.SPECS.items()}
+
+
+def _flags(family: str, **on: bool) -> int:
+    bits = _FLAGS[family]
+    return sum(bits[name] for name, value in on.items() if value)
+
+
+# --------------------------------------------------------------------------- SGD
+def sgd_work(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
+             weight_decay=0.0, nesterov=False, maximize=False, first_step=False, names=None):
+    lr = C.nonneg("lr", lr)
+    momentum = C.nonneg("momentum", momentum)
+    dampening = C.real("dampening", dampening)
+    weight_decay = C.nonneg("weight_decay", weight_decay)
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("nesterov: Nesterov momentum requires a momentum > 0 and zero dampening")
+    flags = _flags("sgd", maximize=maximize, weight_decay=weight_decay != 0,
+                   momentum=momentum != 0, first_step=first_step, nesterov=nesterov)
+    return (_ID["sgd"], flags, (lr, momentum, dampening, weight_decay),
+            (params, grads, momentum_buffers if momentum != 0 else None), names)
+
+
+def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
+        weight_decay=0.0, nesterov=False, maximize=False):
+    r"""SGD with momentum, as torch.optim.SGD.
+
+    .. math::
+        g &\leftarrow \pm g + \lambda p \\
+        b &\leftarrow g \text{ (first step) or } \mu b + (1-\tau) g \\
+        g &\leftarrow g + \mu b \text{ (nesterov) or } b \\
+        p &\leftarrow p - \eta g
+
+    ``momentum_buffers`` is a list aligned with params. An entry None means the
+    buffer does not exist yet: it is created holding the (decayed) gradient and
+    stored into the list, as torch does. Ignored when momentum is 0.
+    """
+    if momentum == 0 or momentum_buffers is None:
+        _native.run([sgd_work(params, grads, None, lr=lr, momentum=momentum, dampening=dampening,
+                              weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)])
+        return
+    missing = [i for i, b in enumerate(momentum_buffers) if b is None]
+    if len(momentum_buffers) != len(params):
+        raise ValueError(f"momentum_buffers: has {len(momentum_buffers)} entries but params has "
+                         f"{len(params)}")
+    for i in missing:  # created only for tensors the kernel will fill on this step
+        if not isinstance(params[i], np.ndarray):
+            raise TypeError(f"params[{i}]: expected a numpy.ndarray, got {type(params[i]).__name__}")
+        momentum_buffers[i] = np.empty_like(params[i])
+    first = set(missing)
+    split = [[i for i in range(len(params)) if (i in first) == is_first] for is_first in (False, True)]
+    kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+              nesterov=nesterov, maximize=maximize)
+    works = [sgd_work([params[i] for i in idx], [grads[i] for i in idx],
+                      [momentum_buffers[i] for i in idx], first_step=is_first,
+                      names=[str(i) for i in idx], **kw)
+             for idx, is_first in zip(split, (False, True)) if idx]
+    try:
+        _native.run(works)
+    except Exception:
+        for i in missing:
+            momentum_buffers[i] = None
+        raise
+
+
+# ------------------------------------------------------------------------ Adagrad
+def adagrad_work(params, grads, state_sums, step, *, lr, weight_decay=0.0, lr_decay=0.0,
+                 eps=1e-10, maximize=False, names=None):
+    lr = C.nonneg("lr", lr)
+    weight_decay = C.nonneg("weight_decay", weight_decay)
+    lr_decay = C.nonneg("lr_decay", lr_decay)
+    eps = C.nonneg("eps", eps)
+    step = C.step_count("step", step)
+    clr = lr / (1 + (step - 1) * lr_decay)
+    flags = _flags("adagrad", maximize=maximize, weight_decay=weight_decay != 0)
+    return (_ID["adagrad"], flags, (clr, weight_decay, eps), (params, grads, state_sums), names)
+
+
+def adagrad(params, grads, state_sums, step, *, lr, weight_decay=0.0, lr_decay=0.0, eps=1e-10,
+            maximize=False):
+    r"""Adagrad, as torch.optim.Adagrad; ``step`` is the number of this update (1 first).
+
+    .. math::
+        g &\leftarrow \pm g + \lambda p, \qquad
+        \tilde\eta = \eta / (1 + (t-1)\,\text{lr\_decay}) \\
+        s &\leftarrow s + g^2, \qquad
+        p \leftarrow p - \tilde\eta\, g / (\sqrt{s} + \epsilon)
+    """
+    _native.run([adagrad_work(params, grads, state_sums, step, lr=lr, weight_decay=weight_decay,
+                              lr_decay=lr_decay, eps=eps, maximize=maximize)])
+
+
+# ------------------------------------------------------------------------ RMSprop
+def rmsprop_work(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha=0.99,
+                 eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False,
+                 names=None):
+    lr = C.nonneg("lr", lr)
+    alpha = C.nonneg("alpha", alpha)
+    eps = C.nonneg("eps", eps)
+    weight_decay = C.nonneg("weight_decay", weight_decay)
+    momentum = C.nonneg("momentum", momentum)
+    flags = _flags("rmsprop", maximize=maximize, weight_decay=weight_decay != 0,
+                   momentum=momentum > 0, centered=centered)
+    return (_ID["rmsprop"], flags, (lr, alpha, eps, weight_decay, momentum),
+            (params, grads, square_avgs, momentum_buffers if momentum > 0 else None,
+             grad_avgs if centered else None), names)
+
+
+def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha=0.99, eps=1e-8,
+            weight_decay=0.0, momentum=0.0, centered=False, maximize=False):
+    r"""RMSprop, as torch.optim.RMSprop. ``grad_avgs`` is used when centered,
+    ``momentum_buffers`` when momentum > 0 (both start at zero); either may be None otherwise.
+
+    .. math::
+        g &\leftarrow \pm g + \lambda p, \qquad v \leftarrow \alpha v + (1-\alpha) g^2 \\
+        \bar g &\leftarrow \text{lerp}(\bar g, g, 1-\alpha), \quad
+        a = \sqrt{v - \bar g^2} + \epsilon \text{ (centered), else } a = \sqrt{v} + \epsilon \\
+        b &\leftarrow \mu b + g/a,\ p \leftarrow p - \eta b \ (\mu > 0), \text{ else }
+        p \leftarrow p - \eta g / a
+    """
+    _native.run([rmsprop_work(params, grads, square_avgs, grad_avgs, momentum_buffers, lr=lr,
+                              alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                              centered=centered, maximize=maximize)])
+
+
+# --------------------------------------------------------------------------- Adam
+def adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
+              beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+              decoupled_weight_decay=False, names=None):
+    lr = C.nonneg("lr", lr)
+    beta1 = C.in_unit_interval("beta1", beta1)
+    beta2 = C.in_unit_interval("beta2", beta2)
+    eps = C.nonneg("eps", eps)
+    weight_decay = C.nonneg("weight_decay", weight_decay)
+    step = C.step_count("step", step)
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2 ** 0.5
+    flags = _flags("adam", maximize=maximize, weight_decay=weight_decay != 0,
+                   decoupled=decoupled_weight_decay, amsgrad=amsgrad)
+    return (_ID["adam"], flags,
+            (lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt),
+            (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None), names)
+
+
+def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
+         beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+         decoupled_weight_decay=False):
+    r"""Adam (bias-corrected), as torch.optim.Adam; AdamW with ``decoupled_weight_decay``.
+    ``step`` is the number of this update, t = 1 for the first.
+
+    .. math::
+        g &\leftarrow \pm g; \quad p \leftarrow p(1-\eta\lambda) \text{ (decoupled) or }
+        g \leftarrow g + \lambda p \\
+        m &\leftarrow \beta_1 m + (1-\beta_1) g, \qquad v \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
+        \hat v &= \max(\hat v, v) \text{ (amsgrad) or } v \\
+        p &\leftarrow p - \frac{\eta}{1-\beta_1^t}\,
+        \frac{m}{\sqrt{\hat v}/\sqrt{1-\beta_2^t} + \epsilon}
+
+    The first moment is updated with torch's lerp, which is the same EMA rounded alike.
+    ``max_exp_avg_sqs`` is used only with amsgrad (may be None otherwise).
+    """
+    _native.run([adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr=lr,
+                           beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                           amsgrad=amsgrad, maximize=maximize,
+                           decoupled_weight_decay=decoupled_weight_decay)])
+
+
+def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
+          beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+    """AdamW: :func:`adam` with decoupled weight decay, p <- p * (1 - lr * weight_decay)."""
+    adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr=lr, beta1=beta1,
+         beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+         decoupled_weight_decay=True)
+
+
+# -------------------------------------------------------------------------- Rprop
+def rprop_work(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_size_max=50.0,
+               etaminus=0.5, etaplus=1.2, maximize=False, names=None):
+    etaminus = C.real("etaminus", etaminus)
+    etaplus = C.real("etaplus", etaplus)
+    if not 0.0 < etaminus < 1.0 < etaplus:
+        raise ValueError(f"etas: need 0 < etaminus < 1 < etaplus, got ({etaminus}, {etaplus})")
+    step_size_min = C.nonneg("step_size_min", step_size_min)
+    step_size_max = C.nonneg("step_size_max", step_size_max)
+    if step_size_min > step_size_max:
+        raise ValueError(f"step_sizes: min {step_size_min} is larger than max {step_size_max}")
+    return (_ID["rprop"], _flags("rprop", maximize=maximize),
+            (etaminus, etaplus, step_size_min, step_size_max), (params, grads, prevs, step_sizes),
+            names)
+
+
+def rprop(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_size_max=50.0,
+          etaminus=0.5, etaplus=1.2, maximize=False):
+    r"""Rprop, as torch.optim.Rprop. ``prevs`` start at zero and ``step_sizes`` at lr.
+
+    .. math::
+        s = \operatorname{sign}(g \cdot g_{prev}); \quad
+        \Delta \leftarrow \operatorname{clip}(\Delta \cdot \{\eta^+, \eta^-, 1\}_s,
+        \Delta_{min}, \Delta_{max}) \\
+        g \leftarrow 0 \text{ where } s < 0; \quad p \leftarrow p - \operatorname{sign}(g)\Delta;
+        \quad g_{prev} \leftarrow g
+    """
+    _native.run([rprop_work(params, grads, prevs, step_sizes, step_size_min=step_size_min,
+                            step_size_max=step_size_max, etaminus=etaminus, etaplus=etaplus,
+                            maximize=maximize)])
+
+
+__all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop"]

@@ -1,0 +1,129 @@
+"""Per-group state storage and the torch-like ``opt.state`` view over it.
+
+Buffers are kept per group as lists aligned with the group's params, which is
+the shape the native call takes; ``opt.state[i]`` is a live view of param i's
+entries, keyed by its flat index (its key too, for params given as a dict).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+
+import numpy as np
+
+
+class GroupState:
+    """Everything an optimizer keeps for one param group."""
+
+    __slots__ = ("indices", "names", "steps", "buffers")
+
+    def __init__(self, indices, names):
+        self.indices = list(indices)          # flat index of each param of the group
+        self.names = list(names)              # how each param is called in messages
+        self.steps = [0] * len(self.indices)  # updates applied to each param
+        self.buffers = {}                     # buffer name -> list of arrays (None: not created)
+
+    def buffer(self, name):
+        if name not in self.buffers:
+            self.buffers[name] = [None] * len(self.indices)
+        return self.buffers[name]
+
+
+class ParamState(MutableMapping):
+    """The state of one param: ``step`` (where the optimizer has one) and its buffers.
+
+    Arrays are the optimizer's own (edit them in place, or assign an array of the
+    same shape and dtype).
+    """
+
+    def __init__(self, opt, group: GroupState, j: int, param: np.ndarray):
+        self._opt, self._g, self._j, self._p = opt, group, j, param
+
+    def _keys(self):
+        keys = [name for name, lst in self._g.buffers.items() if lst[self._j] is not None]
+        if self._opt._has_step and (keys or self._g.steps[self._j] > 0):
+            keys.insert(0, "step")
+        return keys
+
+    def __getitem__(self, key):
+        if key == "step" and self._opt._has_step:
+            return self._g.steps[self._j]
+        lst = self._g.buffers.get(key)
+        if lst is None or lst[self._j] is None:
+            raise KeyError(key)
+        return lst[self._j]
+
+    def __setitem__(self, key, value):
+        if key == "step" and self._opt._has_step:
+            if not float(value) >= 0 or float(value) != int(value):
+                raise ValueError(f"step: expected a whole number >= 0, got {value!r}")
+            self._g.steps[self._j] = int(value)
+            return
+        if key not in self._opt._buffer_names:
+            raise KeyError(f"{type(self._opt).__name__} keeps no state named {key!r}")
+        if (not isinstance(value, np.ndarray) or value.shape != self._p.shape
+                or value.dtype != self._p.dtype or not value.flags.c_contiguous):
+            raise ValueError(f"{key}: expected a C-contiguous array of shape {self._p.shape} and "
+                             f"dtype {self._p.dtype}")
+        self._g.buffer(key)[self._j] = value
+
+    def __delitem__(self, key):
+        raise TypeError("optimizer state entries cannot be deleted")
+
+    def __iter__(self):
+        return iter(self._keys())
+
+    def __len__(self):
+        return len(self._keys())
+
+    def __repr__(self):
+        return f"ParamState({dict(self)!r})"
+
+
+class StateView(Mapping):
+    """``opt.state``: flat param index -> :class:`ParamState` for params that have state.
+
+    Also looked up by a param's key (params given as a dict) or by the array itself.
+    """
+
+    def __init__(self, opt):
+        self._opt = opt
+
+    def _locate(self, key):
+        opt = self._opt
+        if isinstance(key, np.ndarray):
+            for gi, gs in enumerate(opt._groups):
+                for j, p in enumerate(opt.param_groups[gi]["params"]):
+                    if p is key:
+                        return gs, j, p
+            raise KeyError("array is not a param of this optimizer")
+        if opt._keys is not None and not isinstance(key, (int, np.integer)):
+            try:
+                key = opt._keys.index(key)
+            except ValueError:
+                raise KeyError(key) from None
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            for gi, gs in enumerate(opt._groups):
+                if gs.indices and gs.indices[0] <= key <= gs.indices[-1]:
+                    j = int(key) - gs.indices[0]
+                    return gs, j, opt.param_groups[gi]["params"][j]
+        raise KeyError(key)
+
+    def __getitem__(self, key):
+        # Like torch's defaultdict: a param without state yet gives an empty entry.
+        gs, j, p = self._locate(key)
+        return ParamState(self._opt, gs, j, p)
+
+    def __contains__(self, key):
+        try:
+            return len(self[key]) > 0
+        except KeyError:
+            return False
+
+    def __iter__(self):
+        for gi, gs in enumerate(self._opt._groups):
+            for j, i in enumerate(gs.indices):
+                if len(ParamState(self._opt, gs, j, None)):
+                    yield i
+
+    def __len__(self):
+        return sum(1 for _ in self)

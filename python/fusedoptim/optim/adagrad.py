@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _checks as C
+from .base import Optimizer
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad, as torch.optim.Adagrad.
+
+    .. math::
+        g_t &\leftarrow \pm g_t + \lambda \theta_{t-1}, \qquad
+        \tilde\eta_t = \eta / (1 + (t-1)\,\text{lr\_decay}) \\
+        s_t &\leftarrow s_{t-1} + g_t^2 \quad (s_0 = \text{initial\_accumulator\_value}) \\
+        \theta_t &\leftarrow \theta_{t-1} - \tilde\eta_t\, g_t / (\sqrt{s_t} + \epsilon)
+    """
+
+    _buffer_names = ("sum",)
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, *, maximize=False):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      eps=eps, maximize=maximize))
+
+    def _check_hparams(self, group, label):
+        C.nonneg(label("initial_accumulator_value"), group["initial_accumulator_value"])
+        return dict(lr=C.nonneg(label("lr"), group["lr"]),
+                    lr_decay=C.nonneg(label("lr_decay"), group["lr_decay"]),
+                    weight_decay=C.nonneg(label("weight_decay"), group["weight_decay"]),
+                    eps=C.nonneg(label("eps"), group["eps"]),
+                    maximize=C.flag(label("maximize"), group["maximize"]))
+
+    def _init_state(self, gs, group):
+        # torch creates Adagrad's state with the optimizer, not at the first step.
+        value = group["initial_accumulator_value"]
+        gs.buffers["sum"] = [np.full_like(p, value) for p in group["params"]]
+
+    def _needed_buffers(self, h):
+        return (("sum", np.zeros_like),)  # only for params whose state was dropped
+
+    def _call(self, h, params, grads, bufs, step, names):
+        return ("adagrad", (params, grads, bufs["sum"], step), dict(h, names=names))

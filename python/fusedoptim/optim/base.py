@@ -1,0 +1,284 @@
+"""The Optimizer base class: param groups, state, state_dict, validation, and one
+native call per step for all groups.
+
+Subclasses describe their optimizer with a few hooks (hyperparameter checks, the
+state buffers they need, the functional call for one bucket of params) and
+inherit everything else. ``fusedoptim.reference`` runs the same classes with the
+NumPy twin of the functional layer.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import numpy as np
+
+from .. import _native
+from .. import functional as F
+from ._state import GroupState, StateView
+
+
+class Optimizer:
+    """Base of every fusedoptim optimizer; see torch.optim.Optimizer for the model.
+
+    ``params``: a list of NumPy arrays, a dict name -> array, or a list of
+    param-group dicts ``{"params": [...], "lr": ...}``. Arrays are updated in place
+    and must be float32 or float64, C-contiguous and writeable.
+    """
+
+    #: state buffers this optimizer may keep, by torch's names
+    _buffer_names: tuple = ()
+    #: whether torch keeps a "step" entry in this optimizer's state
+    _has_step: bool = True
+    #: the functional layer the updates run through (the reference swaps in NumPy's)
+    _functional = F
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        self._groups: list[GroupState] = []
+        self._keys: list | None = None
+        self._n = 0
+        self._check_hparams(self.defaults, lambda k: k)
+        if isinstance(params, np.ndarray) or not hasattr(params, "__iter__"):
+            raise TypeError("params: expected a list of arrays, a dict of arrays or a list of "
+                            f"param-group dicts, got {type(params).__name__}")
+        if isinstance(params, Mapping):
+            self._keys = []
+            groups = [{"params": params}]
+        else:
+            params = list(params)
+            groups = params if params and isinstance(params[0], Mapping) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+        if self._n == 0:
+            raise ValueError("params: empty parameter list")
+
+    # ------------------------------------------------------------------ groups
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of params with its own hyperparameters (missing ones from the defaults)."""
+        if not isinstance(param_group, Mapping) or "params" not in param_group:
+            raise TypeError("param_group: expected a dict with a 'params' entry")
+        group = dict(param_group)
+        gi = len(self.param_groups)
+        arrays = group["params"]
+        if isinstance(arrays, Mapping):
+            if self._keys is None:
+                raise TypeError(f"param_groups[{gi}]['params']: this optimizer's params are "
+                                "unnamed; pass a list of arrays")
+            clash = [k for k in arrays if k in self._keys]
+            if clash:
+                raise ValueError(f"param_groups[{gi}]['params']: key {clash[0]!r} is already used")
+            keys, arrays = list(arrays.keys()), list(arrays.values())
+            names = [repr(k) for k in keys]
+        else:
+            if isinstance(arrays, np.ndarray):
+                arrays = [arrays]
+            arrays = list(arrays)
+            if self._keys is not None:
+                raise TypeError(f"param_groups[{gi}]['params']: this optimizer's params are named; "
+                                "pass a dict name -> array")
+            keys = None
+            names = [str(self._n + j) for j in range(len(arrays))]
+        existing = [p for g in self.param_groups for p in g["params"]]
+        _native._core.check_params(existing + arrays, [str(i) for i in range(self._n)] + names)
+        for k, v in self.defaults.items():
+            group.setdefault(k, v)
+        self._check_hparams(group, lambda k: f"param_groups[{gi}][{k!r}]")
+        group["params"] = arrays
+        gs = GroupState(range(self._n, self._n + len(arrays)), names)
+        self._init_state(gs, group)
+        if keys is not None:
+            self._keys.extend(keys)
+        self._n += len(arrays)
+        self.param_groups.append(group)
+        self._groups.append(gs)
+
+    @property
+    def state(self) -> StateView:
+        """Param index (or key, or the array) -> its state: ``step`` and NumPy buffers."""
+        return StateView(self)
+
+    # -------------------------------------------------------------------- step
+    def step(self, grads=None) -> None:
+        """Update every param in place from ``grads``.
+
+        ``grads``: a list aligned with the params (flattened across groups in order),
+        or a dict with the params' keys. A None entry skips that param, as a param
+        without ``.grad`` is skipped in torch. Everything is checked before any array
+        changes; grads are only read.
+        """
+        per_group = self._split_grads(grads)
+        calls, commits = [], []
+        for gi, (group, gs, glist) in enumerate(zip(self.param_groups, self._groups, per_group)):
+            h = self._check_hparams(group, lambda k, gi=gi: f"param_groups[{gi}][{k!r}]")
+            active = [j for j, g in enumerate(glist) if g is not None]
+            if not active:
+                continue
+            new = {}  # buffers created on this step: stored only once the step succeeds
+            for name, init in self._needed_buffers(h):
+                lst = gs.buffer(name)
+                for j in active:
+                    if lst[j] is None:
+                        new[name, j] = init(group["params"][j])
+            buckets = {}
+            for j in active:
+                buckets.setdefault(self._bucket_key(gs, j, new), []).append(j)
+            for key, js in buckets.items():
+                bufs = {name: [new.get((name, j), gs.buffers[name][j]) for j in js]
+                        for name, _ in self._needed_buffers(h)}
+                calls.append(self._call(h, [group["params"][j] for j in js],
+                                        [glist[j] for j in js], bufs, key,
+                                        [gs.names[j] for j in js]))
+            commits.append((gs, active, new))
+        self._execute(calls)
+        for gs, active, new in commits:
+            for (name, j), arr in new.items():
+                gs.buffers[name][j] = arr
+            for j in active:
+                gs.steps[j] += 1
+
+    def _execute(self, calls) -> None:
+        """Run the step's calls: one native call for all, or the reference's NumPy."""
+        if self._functional is F:
+            _native.run([getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls])
+            return
+        _native.validate([getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls])
+        for name, args, kw in calls:
+            getattr(self._functional, name)(*args, **kw)
+
+    def _split_grads(self, grads) -> list[list]:
+        if grads is None:
+            raise TypeError("grads: step() needs the gradients, a list aligned with the params "
+                            "or a dict with the params' keys")
+        if isinstance(grads, Mapping):
+            if self._keys is None:
+                raise TypeError("grads: params were given as a list, so grads must be a list too")
+            missing = [k for k in self._keys if k not in grads]
+            extra = [k for k in grads if k not in self._keys]
+            if missing:
+                raise ValueError(f"grads: missing key {missing[0]!r}")
+            if extra:
+                raise ValueError(f"grads: unexpected key {extra[0]!r} (not a param of this optimizer)")
+            flat = [grads[k] for k in self._keys]
+        elif isinstance(grads, (list, tuple)):
+            flat = list(grads)
+        else:
+            raise TypeError(f"grads: expected a list of arrays or a dict, got {type(grads).__name__}")
+        if len(flat) != self._n:
+            raise ValueError(f"grads: expected {self._n} arrays (one per param), got {len(flat)}")
+        out, start = [], 0
+        for gs in self._groups:
+            out.append(flat[start:start + len(gs.indices)])
+            start += len(gs.indices)
+        return out
+
+    # --------------------------------------------------------------- state_dict
+    def state_dict(self) -> dict:
+        """A copy of the state: {"state": {index: {...}}, "param_groups": [...]}, NumPy arrays."""
+        state = {}
+        view = self.state
+        for i in view:
+            state[i] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                        for k, v in view[i].items()}
+        groups = []
+        for group, gs in zip(self.param_groups, self._groups):
+            g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            g["params"] = list(gs.indices)
+            if self._keys is not None:
+                g["param_names"] = [self._keys[i] for i in gs.indices]
+            groups.append(g)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load a state_dict (copied): checked completely before anything changes."""
+        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+            raise TypeError("state_dict: expected a dict with 'state' and 'param_groups'")
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"state_dict: has {len(groups)} param groups, this optimizer has "
+                             f"{len(self.param_groups)}")
+        new_groups = []
+        for gi, (g, gs) in enumerate(zip(groups, self._groups)):
+            if len(g.get("params", ())) != len(gs.indices):
+                raise ValueError(f"state_dict: param_groups[{gi}] has {len(g.get('params', ()))} "
+                                 f"params, this optimizer's has {len(gs.indices)}")
+            lacking = [k for k in self.defaults if k not in g]
+            if lacking:
+                raise ValueError(f"state_dict: param_groups[{gi}] lacks {lacking[0]!r}: a state_dict "
+                                 f"of another optimizer than {type(self).__name__}?")
+            ng = {k: copy.deepcopy(v) for k, v in g.items() if k not in ("params", "param_names")}
+            self._check_hparams(ng, lambda k, gi=gi: f"state_dict param_groups[{gi}][{k!r}]")
+            new_groups.append(ng)
+        flat = [(gs, j, p) for group, gs in zip(self.param_groups, self._groups)
+                for j, p in enumerate(group["params"])]
+        new_steps = {}
+        new_bufs = {}
+        for key, entries in state_dict["state"].items():
+            if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < self._n:
+                raise ValueError(f"state_dict['state']: key {key!r} is not a param index "
+                                 f"(0..{self._n - 1})")
+            gs, j, p = flat[key]
+            for name, value in entries.items():
+                what = f"state_dict['state'][{key}][{name!r}]"
+                if name == "step" and self._has_step:
+                    v = float(np.asarray(value))
+                    if not v >= 0 or v != int(v):
+                        raise ValueError(f"{what}: expected a whole number >= 0, got {value!r}")
+                    new_steps[key] = int(v)
+                elif name in self._buffer_names:
+                    arr = np.asarray(value)
+                    if arr.shape != p.shape or arr.dtype.kind != "f":
+                        raise ValueError(f"{what}: expected a float array of shape {p.shape}, got "
+                                         f"{arr.dtype} {arr.shape}")
+                    new_bufs[key, name] = np.array(arr, dtype=p.dtype, order="C", copy=True)
+                else:
+                    raise ValueError(f"{what}: {type(self).__name__} keeps no state named {name!r} "
+                                     "(a state_dict of another optimizer?)")
+        # Everything checked: replace hyperparameters and state.
+        for group, ng in zip(self.param_groups, new_groups):
+            params = group["params"]
+            group.clear()
+            group.update(ng)
+            group["params"] = params
+        for gs in self._groups:
+            gs.steps = [0] * len(gs.indices)
+            gs.buffers = {}
+        for key, (gs, j, _) in enumerate(flat):
+            gs.steps[j] = new_steps.get(key, 0)
+        for (key, name), arr in new_bufs.items():
+            gs, j, _ = flat[key]
+            gs.buffer(name)[j] = arr
+
+    # ------------------------------------------------------------ subclass hooks
+    def _check_hparams(self, group: dict, label) -> dict:
+        """Validate a group's hyperparameters; ``label(key)`` names them in errors.
+        Returns the values the update uses."""
+        raise NotImplementedError
+
+    def _init_state(self, gs: GroupState, group: dict) -> None:
+        """State created with the group (torch creates most state lazily at the first step)."""
+
+    def _needed_buffers(self, h: dict):
+        """(name, init) of each buffer the update with hyperparameters ``h`` uses;
+        ``init(param)`` creates it for a param that has none yet."""
+        return ()
+
+    def _bucket_key(self, gs: GroupState, j: int, new: dict):
+        """Params with equal keys share one kernel launch: by default the step number."""
+        return gs.steps[j] + 1
+
+    def _call(self, h, params, grads, bufs, key, names):
+        """(functional name, args, kwargs) of the update of one bucket."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines + [")"])
+
+
+def zeros(param):
+    return np.zeros_like(param)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _checks as C
+from .base import Optimizer
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with momentum, as torch.optim.SGD.
+
+    .. math::
+        g_t &\leftarrow \pm \nabla_\theta f(\theta_{t-1}) + \lambda \theta_{t-1}
+            \quad(\text{minus when } \textit{maximize}) \\
+        b_t &\leftarrow g_t \text{ at the first step, else } \mu b_{t-1} + (1-\tau) g_t \\
+        g_t &\leftarrow g_t + \mu b_t \text{ (nesterov) or } b_t \text{ (momentum > 0)} \\
+        \theta_t &\leftarrow \theta_{t-1} - \eta\, g_t
+
+    The buffer starts as the first gradient (no dampening then), as in torch. With
+    dampening 0 this is the textbook momentum v <- mu v - eta g, theta <- theta + v
+    with v = -eta b; see the README.
+    """
+
+    _buffer_names = ("momentum_buffer",)
+    _has_step = False
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 *, maximize=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
+
+    def _check_hparams(self, group, label):
+        h = dict(lr=C.nonneg(label("lr"), group["lr"]),
+                 momentum=C.nonneg(label("momentum"), group["momentum"]),
+                 dampening=C.real(label("dampening"), group["dampening"]),
+                 weight_decay=C.nonneg(label("weight_decay"), group["weight_decay"]),
+                 nesterov=C.flag(label("nesterov"), group["nesterov"]),
+                 maximize=C.flag(label("maximize"), group["maximize"]))
+        if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
+            raise ValueError(f"{label('nesterov')}: Nesterov momentum requires a momentum > 0 "
+                             "and zero dampening")
+        return h
+
+    def _needed_buffers(self, h):
+        return (("momentum_buffer", np.empty_like),) if h["momentum"] != 0 else ()
+
+    def _bucket_key(self, gs, j, new):
+        return ("momentum_buffer", j) in new  # first step of this buffer: it takes the gradient
+
+    def _call(self, h, params, grads, bufs, first_step, names):
+        return ("sgd", (params, grads, bufs.get("momentum_buffer")),
+                dict(h, first_step=first_step, names=names))

@@ -1,0 +1,24 @@
+"""Pure-Python/NumPy twin of every optimizer: same classes, same signatures.
+
+The classes share fusedoptim's bookkeeping (param groups, state, state_dict) and
+run their arithmetic through :mod:`fusedoptim.reference.functional`, written
+straight from the formulas. The oracle of the tests, the NumPy baseline of the
+benchmarks.
+"""
+from .. import optim as _optim
+from . import functional
+
+
+def _twin(cls):
+    return type(cls.__name__, (cls,), {"_functional": functional, "__module__": __name__,
+                                       "__doc__": f"NumPy reference twin of fusedoptim.{cls.__name__}."})
+
+
+SGD = _twin(_optim.SGD)
+Adagrad = _twin(_optim.Adagrad)
+RMSprop = _twin(_optim.RMSprop)
+Adam = _twin(_optim.Adam)
+AdamW = _twin(_optim.AdamW)
+Rprop = _twin(_optim.Rprop)
+
+__all__ = ["functional", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop"]
