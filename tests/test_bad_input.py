@@ -74,7 +74,9 @@ def _stepped(rng, cls="Adam", groups=False, **kw):
     params = _params(rng)
     arg = [{"params": params[:1]}, {"params": params[1:], "lr": 0.05}] if groups else params
     opt = getattr(fusedoptim, cls)(arg, **kw)
-    opt.step([rng.standard_normal(p.shape) for p in params])
+    for _ in range(3):  # past the steps that create state: the reusable plan is in place
+        opt.step([rng.standard_normal(p.shape) for p in params])
+    assert opt._fast is not None
     return opt, params
 
 

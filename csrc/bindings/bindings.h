@@ -6,4 +6,5 @@ namespace fusedoptim {
 namespace py = pybind11;
 void bind_step(py::module_& m);
 void bind_info(py::module_& m);
+void bind_plan(py::module_& m);
 }  // namespace fusedoptim

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   fusedoptim::init_isa_from_env();
   fusedoptim::bind_info(m);
   fusedoptim::bind_step(m);
+  fusedoptim::bind_plan(m);
 }

@@ -14,6 +14,8 @@ except ImportError as exc:  # pragma: no cover - exercised only by broken instal
     ) from exc
 
 run = _core.run
+Plan = _core.Plan
+StalePlan = _core.StalePlan
 validate = _core.validate
 set_isa = _core.set_isa
 get_isa = _core.get_isa

@@ -25,6 +25,38 @@ def _flags(family: str, **on: bool) -> int:
     return sum(bits[name] for name, value in on.items() if value)
 
 
+# Per-step scalars of each family, in the kernel's order (csrc/optimizers/kernel_spec.h).
+# Pure functions of already-checked values, so a reused plan can recompute them cheaply.
+def sgd_scalars(step, *, lr, momentum, dampening, weight_decay, **_):
+    return (lr, momentum, dampening, weight_decay)
+
+
+def adagrad_scalars(step, *, lr, weight_decay, lr_decay, eps, **_):
+    return (lr / (1 + (step - 1) * lr_decay), weight_decay, eps)
+
+
+def rmsprop_scalars(step, *, lr, alpha, eps, weight_decay, momentum, **_):
+    return (lr, alpha, eps, weight_decay, momentum)
+
+
+def adam_scalars(step, *, lr, beta1, beta2, eps, weight_decay, **_):
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2 ** 0.5
+    return (lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt)
+
+
+def rprop_scalars(step, *, etaminus, etaplus, step_size_min, step_size_max, **_):
+    return (etaminus, etaplus, step_size_min, step_size_max)
+
+
+#: functional name -> (scalar function, whether the scalars change with the step number)
+SCALARS = {"sgd": (sgd_scalars, False), "adagrad": (adagrad_scalars, True),
+           "rmsprop": (rmsprop_scalars, False), "adam": (adam_scalars, True),
+           "rprop": (rprop_scalars, False)}
+
+
 # --------------------------------------------------------------------------- SGD
 def sgd_work(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
              weight_decay=0.0, nesterov=False, maximize=False, first_step=False, names=None):
@@ -36,7 +68,8 @@ def sgd_work(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0
         raise ValueError("nesterov: Nesterov momentum requires a momentum > 0 and zero dampening")
     flags = _flags("sgd", maximize=maximize, weight_decay=weight_decay != 0,
                    momentum=momentum != 0, first_step=first_step, nesterov=nesterov)
-    return (_ID["sgd"], flags, (lr, momentum, dampening, weight_decay),
+    return (_ID["sgd"], flags, sgd_scalars(None, lr=lr, momentum=momentum, dampening=dampening,
+                                           weight_decay=weight_decay),
             (params, grads, momentum_buffers if momentum != 0 else None), names)
 
 
@@ -90,9 +123,10 @@ def adagrad_work(params, grads, state_sums, step, *, lr, weight_decay=0.0, lr_de
     lr_decay = C.nonneg("lr_decay", lr_decay)
     eps = C.nonneg("eps", eps)
     step = C.step_count("step", step)
-    clr = lr / (1 + (step - 1) * lr_decay)
     flags = _flags("adagrad", maximize=maximize, weight_decay=weight_decay != 0)
-    return (_ID["adagrad"], flags, (clr, weight_decay, eps), (params, grads, state_sums), names)
+    return (_ID["adagrad"], flags,
+            adagrad_scalars(step, lr=lr, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps),
+            (params, grads, state_sums), names)
 
 
 def adagrad(params, grads, state_sums, step, *, lr, weight_decay=0.0, lr_decay=0.0, eps=1e-10,
@@ -120,7 +154,8 @@ def rmsprop_work(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr,
     momentum = C.nonneg("momentum", momentum)
     flags = _flags("rmsprop", maximize=maximize, weight_decay=weight_decay != 0,
                    momentum=momentum > 0, centered=centered)
-    return (_ID["rmsprop"], flags, (lr, alpha, eps, weight_decay, momentum),
+    return (_ID["rmsprop"], flags, rmsprop_scalars(None, lr=lr, alpha=alpha, eps=eps,
+                                                   weight_decay=weight_decay, momentum=momentum),
             (params, grads, square_avgs, momentum_buffers if momentum > 0 else None,
              grad_avgs if centered else None), names)
 
@@ -152,14 +187,10 @@ def adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr
     eps = C.nonneg("eps", eps)
     weight_decay = C.nonneg("weight_decay", weight_decay)
     step = C.step_count("step", step)
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
-    step_size = lr / bias_correction1
-    bias_correction2_sqrt = bias_correction2 ** 0.5
     flags = _flags("adam", maximize=maximize, weight_decay=weight_decay != 0,
                    decoupled=decoupled_weight_decay, amsgrad=amsgrad)
     return (_ID["adam"], flags,
-            (lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt),
+            adam_scalars(step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay),
             (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None), names)
 
 
@@ -206,7 +237,8 @@ def rprop_work(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_siz
     if step_size_min > step_size_max:
         raise ValueError(f"step_sizes: min {step_size_min} is larger than max {step_size_max}")
     return (_ID["rprop"], _flags("rprop", maximize=maximize),
-            (etaminus, etaplus, step_size_min, step_size_max), (params, grads, prevs, step_sizes),
+            rprop_scalars(None, etaminus=etaminus, etaplus=etaplus, step_size_min=step_size_min,
+                          step_size_max=step_size_max), (params, grads, prevs, step_sizes),
             names)
 
 

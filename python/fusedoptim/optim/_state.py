@@ -14,13 +14,26 @@ import numpy as np
 class GroupState:
     """Everything an optimizer keeps for one param group."""
 
-    __slots__ = ("indices", "names", "steps", "buffers")
+    __slots__ = ("indices", "names", "_steps", "pending", "buffers")
 
     def __init__(self, indices, names):
-        self.indices = list(indices)          # flat index of each param of the group
-        self.names = list(names)              # how each param is called in messages
-        self.steps = [0] * len(self.indices)  # updates applied to each param
-        self.buffers = {}                     # buffer name -> list of arrays (None: not created)
+        self.indices = list(indices)           # flat index of each param of the group
+        self.names = list(names)               # how each param is called in messages
+        self._steps = [0] * len(self.indices)  # updates applied to each param ...
+        self.pending = 0                       # ... plus this many to all (the fast path's count)
+        self.buffers = {}                      # buffer name -> list of arrays (None: not created)
+
+    @property
+    def steps(self) -> list:
+        if self.pending:
+            self._steps = [s + self.pending for s in self._steps]
+            self.pending = 0
+        return self._steps
+
+    @steps.setter
+    def steps(self, value):
+        self._steps = list(value)
+        self.pending = 0
 
     def buffer(self, name):
         if name not in self.buffers:
@@ -57,6 +70,7 @@ class ParamState(MutableMapping):
             if not float(value) >= 0 or float(value) != int(value):
                 raise ValueError(f"step: expected a whole number >= 0, got {value!r}")
             self._g.steps[self._j] = int(value)
+            self._opt._version += 1
             return
         if key not in self._opt._buffer_names:
             raise KeyError(f"{type(self._opt).__name__} keeps no state named {key!r}")
@@ -65,6 +79,7 @@ class ParamState(MutableMapping):
             raise ValueError(f"{key}: expected a C-contiguous array of shape {self._p.shape} and "
                              f"dtype {self._p.dtype}")
         self._g.buffer(key)[self._j] = value
+        self._opt._version += 1
 
     def __delitem__(self, key):
         raise TypeError("optimizer state entries cannot be deleted")

@@ -9,6 +9,7 @@ NumPy twin of the functional layer.
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Mapping
 
 import numpy as np
@@ -39,6 +40,9 @@ class Optimizer:
         self._groups: list[GroupState] = []
         self._keys: list | None = None
         self._n = 0
+        self._version = 0   # bumped whenever params or state are replaced: invalidates the plan
+        self._fast = None   # the reusable plan of the last step, see _FastStep
+        self._hyper = operator.itemgetter(*self.defaults)
         self._check_hparams(self.defaults, lambda k: k)
         if isinstance(params, np.ndarray) or not hasattr(params, "__iter__"):
             raise TypeError("params: expected a list of arrays, a dict of arrays or a list of "
@@ -93,6 +97,7 @@ class Optimizer:
         self._n += len(arrays)
         self.param_groups.append(group)
         self._groups.append(gs)
+        self._version += 1
 
     @property
     def state(self) -> StateView:
@@ -108,11 +113,41 @@ class Optimizer:
         without ``.grad`` is skipped in torch. Everything is checked before any array
         changes; grads are only read.
         """
+        fast = self._fast
+        if fast is not None and fast.key == self._fast_key():
+            flat = grads if type(grads) is list else self._flat_dict(grads)
+            if flat is not None:
+                try:
+                    fast.plan.run(flat, fast.scalars())
+                except _native.StalePlan:
+                    self._fast = None  # something changed: the general path decides
+                else:
+                    for gs in self._groups:
+                        gs.pending += 1
+                    return
+        self._general_step(grads)
+
+    def _fast_key(self):
+        hyper = self._hyper
+        return (self._version, [(id(g["params"]), hyper(g)) for g in self.param_groups])
+
+    def _flat_dict(self, grads):
+        keys = self._keys
+        if keys is None or type(grads) is not dict or len(grads) != len(keys):
+            return None
+        try:
+            return [grads[k] for k in keys]
+        except KeyError:
+            return None
+
+    def _general_step(self, grads) -> None:
         per_group = self._split_grads(grads)
         calls, commits = [], []
+        cacheable = self._functional is F
         for gi, (group, gs, glist) in enumerate(zip(self.param_groups, self._groups, per_group)):
             h = self._check_hparams(group, lambda k, gi=gi: f"param_groups[{gi}][{k!r}]")
             active = [j for j, g in enumerate(glist) if g is not None]
+            cacheable = cacheable and len(active) == len(glist)
             if not active:
                 continue
             new = {}  # buffers created on this step: stored only once the step succeeds
@@ -124,28 +159,37 @@ class Optimizer:
             buckets = {}
             for j in active:
                 buckets.setdefault(self._bucket_key(gs, j, new), []).append(j)
+            cacheable = cacheable and not new and len(buckets) == 1
             for key, js in buckets.items():
                 bufs = {name: [new.get((name, j), gs.buffers[name][j]) for j in js]
                         for name, _ in self._needed_buffers(h)}
-                calls.append(self._call(h, [group["params"][j] for j in js],
+                # A whole group passes its own params list: a reused plan watches that list.
+                ps = group["params"] if len(js) == len(glist) else [group["params"][j] for j in js]
+                calls.append(self._call(h, ps,
                                         [glist[j] for j in js], bufs, key,
                                         [gs.names[j] for j in js]))
             commits.append((gs, active, new))
-        self._execute(calls)
+        self._fast = None
+        works = self._execute(calls)
+        if cacheable and works:
+            self._fast = _FastStep(self, works, calls, [c[0] for c in commits])
         for gs, active, new in commits:
             for (name, j), arr in new.items():
                 gs.buffers[name][j] = arr
             for j in active:
                 gs.steps[j] += 1
 
-    def _execute(self, calls) -> None:
-        """Run the step's calls: one native call for all, or the reference's NumPy."""
+    def _execute(self, calls) -> list:
+        """Run the step's calls: one native call for all, or the reference's NumPy.
+        Returns the works that ran."""
+        works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
         if self._functional is F:
-            _native.run([getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls])
-            return
-        _native.validate([getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls])
+            _native.run(works)
+            return works
+        _native.validate(works)
         for name, args, kw in calls:
             getattr(self._functional, name)(*args, **kw)
+        return works
 
     def _split_grads(self, grads) -> list[list]:
         if grads is None:
@@ -236,6 +280,7 @@ class Optimizer:
                     raise ValueError(f"{what}: {type(self).__name__} keeps no state named {name!r} "
                                      "(a state_dict of another optimizer?)")
         # Everything checked: replace hyperparameters and state.
+        self._version += 1
         for group, ng in zip(self.param_groups, new_groups):
             params = group["params"]
             group.clear()
@@ -280,5 +325,30 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
-def zeros(param):
-    return np.zeros_like(param)
+class _FastStep:
+    """The last step's plan, reused while the optimizer's structure stays the same.
+
+    Made after a general step in which every param had a gradient, no state was
+    created and each group was one launch. Valid while ``key`` (state version,
+    each group's params list and hyperparameters) is unchanged; the native plan
+    re-checks the gradients and the arrays themselves on every run.
+    """
+
+    __slots__ = ("key", "plan", "_by_step", "_fixed", "_static")
+
+    def __init__(self, opt, works, calls, groups):
+        self.key = opt._fast_key()
+        self.plan = _native.Plan(works)
+        self._fixed = [work[2] for work in works]
+        self._by_step = []  # per work: (scalar function, its keywords, group) or None if fixed
+        for (name, _, kw), gs in zip(calls, groups):
+            fn, by_step = F.SCALARS[name]
+            self._by_step.append((fn, kw, gs) if by_step else None)
+        self._static = all(b is None for b in self._by_step)
+
+    def scalars(self) -> list:
+        if self._static:
+            return self._fixed
+        # Each group's params share one step count here (one launch per group).
+        return [fixed if b is None else b[0](b[2]._steps[0] + b[2].pending + 1, **b[1])
+                for b, fixed in zip(self._by_step, self._fixed)]

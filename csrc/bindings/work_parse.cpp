@@ -1,0 +1,154 @@
+// Parsing and checking of works: see work_parse.h.
+#include <pybind11/pybind11.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bindings/array_checks.h"
+#include "bindings/work_parse.h"
+#include "engine/dispatch.h"
+#include "engine/multi_tensor.h"
+#include "engine/parallel.h"
+
+namespace fusedoptim {
+namespace {
+
+py::sequence as_list(py::handle h, const std::string& what) {
+  if (!py::isinstance<py::list>(h) && !py::isinstance<py::tuple>(h))
+    throw py::type_error(what + ": expected a list of arrays, got " +
+                         std::string(py::str(py::type::handle_of(h).attr("__name__"))));
+  return py::reinterpret_borrow<py::sequence>(h);
+}
+
+void parse_work(py::handle work_h, std::size_t work_index, Parsed& out) {
+  const std::string wname = "work " + std::to_string(work_index);
+  if (!py::isinstance<py::tuple>(work_h) || py::len(work_h) != 5)
+    throw py::type_error(wname + ": expected a tuple (family, flags, scalars, operands, names)");
+  py::tuple work = py::reinterpret_borrow<py::tuple>(work_h);
+  const int family = work[0].cast<int>();
+  if (family < 0 || family >= kNumFamilies) throw py::value_error(wname + ": unknown family id");
+  const FamilySpec& spec = family_spec(family);
+
+  Hyper hyper{};
+  hyper.flags = work[1].cast<std::uint32_t>();
+  py::sequence scalars = py::reinterpret_borrow<py::sequence>(work[2]);
+  if (static_cast<int>(py::len(scalars)) != spec.n_scalars)
+    throw py::value_error(wname + ": " + spec.name + " takes " + std::to_string(spec.n_scalars) +
+                          " scalars");
+  for (int s = 0; s < spec.n_scalars; ++s) hyper.s[s] = scalars[s].cast<double>();
+
+  py::sequence operands = py::reinterpret_borrow<py::sequence>(work[3]);
+  if (static_cast<int>(py::len(operands)) != spec.n_operands)
+    throw py::value_error(wname + ": " + spec.name + " takes " + std::to_string(spec.n_operands) +
+                          " operand lists");
+  // Labels keep a pointer to the names object: it lives in out.names (reserved up front).
+  if (out.names.size() == out.names.capacity())
+    throw py::value_error("too many works in one call");
+  out.names.push_back(work[4]);
+  const py::object& names = out.names.back();
+
+  // Which operand lists this call uses, and their lengths.
+  bool used[kMaxOperands] = {};
+  py::sequence lists[kMaxOperands];
+  const py::sequence params = as_list(operands[0], spec.operands[0].name);
+  const std::size_t n = py::len(params);
+  if (!names.is_none() && py::len(names) != n)
+    throw py::value_error(wname + ": names has " + std::to_string(py::len(names)) +
+                          " entries for " + std::to_string(n) + " params");
+  for (int k = 0; k < spec.n_operands; ++k) {
+    const OperandSpec& op = spec.operands[k];
+    used[k] = op.needs == 0 || (hyper.flags & op.needs);
+    if (!used[k]) continue;
+    lists[k] = as_list(operands[k], op.name);
+    if (py::len(lists[k]) != n)
+      throw py::value_error(std::string(op.name) + ": has " + std::to_string(py::len(lists[k])) +
+                            " arrays but params has " + std::to_string(n));
+  }
+
+  Launch f32, f64;
+  for (Launch* l : {&f32, &f64}) {
+    l->hyper = hyper;
+    l->n_operands = spec.n_operands;
+  }
+  const KernelTable& table = active_table();
+  f32.fn = table.f32[family];
+  f32.elem_size = 4;
+  f64.fn = table.f64[family];
+  f64.elem_size = 8;
+
+  out.work_begin.push_back(static_cast<int>(out.tensors.size()));
+  const int base = static_cast<int>(out.launches.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const Label pname{spec.operands[0].name, &names, i};
+    const py::array param = as_ndarray(params[i], pname);
+    const DType dt = float_dtype(param, pname);
+    check_layout(param, pname, true);
+    TensorSlot slot{};
+    slot.numel = static_cast<std::size_t>(param.size());
+    for (int k = 0; k < spec.n_operands; ++k) {
+      if (!used[k]) continue;
+      const OperandSpec& op = spec.operands[k];
+      py::array a = param;
+      Label what = pname;
+      if (k > 0) {
+        what = Label{op.name, &names, i};
+        a = as_ndarray(lists[k][i], what);
+        check_matches(a, what, param, dt);
+        check_layout(a, what, op.written);
+      }
+      slot.ptr[k] = const_cast<void*>(a.data());
+      if (a.nbytes() > 0) {
+        const auto lo = reinterpret_cast<std::uintptr_t>(a.data());
+        (op.written ? out.written : out.read).push_back({lo, lo + a.nbytes(), what});
+      }
+      if (op.written) out.written_arrays.push_back(a);
+    }
+    Launch& l = dt == DType::F32 ? f32 : f64;
+    // Launch indices are final below: f32 (if any) first, then f64.
+    out.tensors.push_back({dt == DType::F32 ? 0 : 1, static_cast<int>(l.tensors.size()), param.ptr()});
+    l.tensors.push_back(slot);
+  }
+  const int idx32 = f32.tensors.empty() ? -1 : base;
+  const int idx64 = f64.tensors.empty() ? -1 : base + (idx32 >= 0 ? 1 : 0);
+  for (std::size_t t = out.work_begin.back(); t < out.tensors.size(); ++t)
+    out.tensors[t].launch = out.tensors[t].launch == 0 ? idx32 : idx64;
+  out.work_launch[0].push_back(idx32);
+  out.work_launch[1].push_back(idx64);
+  for (Launch* l : {&f32, &f64})
+    if (!l->tensors.empty()) out.launches.push_back(std::move(*l));
+}
+
+}  // namespace
+
+// Everything written must be disjoint from everything else written or read.
+void check_overlaps(Parsed& p) {
+  auto by_lo = [](const Range& a, const Range& b) { return a.lo < b.lo; };
+  std::sort(p.written.begin(), p.written.end(), by_lo);
+  for (std::size_t i = 1; i < p.written.size(); ++i)
+    if (p.written[i].lo < p.written[i - 1].hi)
+      throw py::value_error(p.written[i].what.str() + " shares memory with " +
+                            p.written[i - 1].what.str() +
+                            ": every array updated in place must be passed once, on its own");
+  for (const Range& r : p.read) check_read_range(p, r.lo, r.hi, r.what);
+}
+
+void check_read_range(const Parsed& p, std::uintptr_t lo, std::uintptr_t hi, const Label& what) {
+  // Written ranges are disjoint and sorted, so their ends are sorted too.
+  auto it = std::upper_bound(p.written.begin(), p.written.end(), lo,
+                             [](std::uintptr_t x, const Range& w) { return x < w.hi; });
+  if (it != p.written.end() && it->lo < hi)
+    throw py::value_error(what.str() + " shares memory with " + it->what.str() +
+                          ", which is updated in place; pass a separate gradient array");
+}
+
+Parsed parse_all(const py::list& works) {
+  Parsed p;
+  for (std::size_t w = 0; w < works.size(); ++w) parse_work(works[w], w, p);
+  check_overlaps(p);
+  return p;
+}
+
+
+}  // namespace fusedoptim

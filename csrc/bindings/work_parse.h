@@ -1,0 +1,54 @@
+// Parsing and checking of works, the unit the Python layer hands to the kernels.
+//
+// A work is a tuple (family, flags, scalars, operands, names):
+//   family   int, an index of enum Family (optimizers/kernel_spec.h)
+//   flags    int, the family's flag bits
+//   scalars  sequence of float, the family's per-step scalars in table order
+//   operands sequence of lists of arrays (params, grads, state buffers...), in
+//            table order; an operand the flags do not use may be None
+//   names    None or a list of str, how tensor i is called in messages
+// parse_all checks every work completely (types, dtypes, shapes, layout, memory
+// overlap between everything written and everything read) and changes nothing.
+#pragma once
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bindings/array_checks.h"
+#include "engine/multi_tensor.h"
+
+namespace fusedoptim {
+namespace py = pybind11;
+
+struct Range {
+  std::uintptr_t lo, hi;
+  Label what;
+};
+
+// Where one tensor of one work ended up.
+struct TensorRef {
+  int launch;     // index into Parsed::launches
+  int slot;       // index into that launch's tensors
+  PyObject* param;
+};
+
+struct Parsed {
+  std::vector<Launch> launches;
+  std::vector<Range> written, read;  // written sorted by address after check_overlaps
+  std::vector<TensorRef> tensors;    // every tensor of every work, in work order
+  std::vector<int> work_begin;       // tensors of work w: [work_begin[w], work_begin[w+1])
+  std::vector<int> work_launch[2];   // launch index per work for float32 / float64, or -1
+  std::vector<py::object> written_arrays;  // kept alive and re-checked by a Plan
+  std::vector<py::object> names;           // per work; Labels point into it
+  Parsed() { names.reserve(64); }
+};
+
+Parsed parse_all(const py::list& works);
+// Everything written must be disjoint from everything else written or read.
+void check_overlaps(Parsed& p);
+// Throws if [lo, hi) overlaps a written range of p (sorted by check_overlaps).
+void check_read_range(const Parsed& p, std::uintptr_t lo, std::uintptr_t hi, const Label& what);
+
+}  // namespace fusedoptim
