@@ -39,22 +39,31 @@ inline T lerp(T start, T end, T weight, T one_minus_weight, bool low) {
   return low ? start + weight * diff : end - diff * one_minus_weight;
 }
 
+// The helpers below are written as sequences of independent selects, not nested
+// conditionals, so that the compiler turns them into blends and vectorises.
+
 // torch.maximum: NaN in either argument gives NaN.
 template <typename T>
 inline T max_nan(T a, T b) {
-  return (a != a) ? a : (a > b ? a : b);
+  T m = a > b ? a : b;  // b when either is NaN
+  m = (a != a) ? a : m;
+  return m;
 }
 
-// torch.clamp(x, lo, hi): NaN stays NaN.
+// torch.clamp(x, lo, hi): NaN stays NaN (both comparisons are false for it).
 template <typename T>
 inline T clamp_nan(T x, T lo, T hi) {
-  return (x != x) ? x : (x < lo ? lo : (x > hi ? hi : x));
+  T y = x < lo ? lo : x;
+  y = y > hi ? hi : y;
+  return y;
 }
 
-// torch.sign for real values: -1, 0 or 1.
+// torch.sign for real values: -1, 0 or 1 (0 for NaN).
 template <typename T>
 inline T sign(T x) {
-  return static_cast<T>((T(0) < x) - (x < T(0)));
+  T s = x > T(0) ? T(1) : T(0);
+  s = x < T(0) ? T(-1) : s;
+  return s;
 }
 
 template <typename T>

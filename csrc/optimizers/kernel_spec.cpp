@@ -49,6 +49,20 @@ const FamilySpec kSpecs[kNumFamilies] = {
      {"etaminus", "etaplus", "step_size_min", "step_size_max"},
      1,
      {"maximize"}},
+    // Same memory traffic as an optimizer with 0-3 state buffers, trivial arithmetic.
+    {"traffic",
+     5,
+     {{"params", true, 0},
+      {"grads", false, 0},
+      {"state1", true, traffic::STATE1},
+      {"state2", true, traffic::STATE2},
+      {"state3", true, traffic::STATE3}},
+     1,
+     {"scale"},
+     3,
+     {"state1", "state2", "state3"}},
+    // STREAM triad a = b + s * c.
+    {"triad", 3, {{"a", true, 0}, {"b", false, 0}, {"c", false, 0}}, 1, {"scale"}, 0, {}},
 };
 
 }  // namespace

@@ -15,7 +15,8 @@ struct Hyper {
   std::uint32_t flags;
 };
 
-enum Family : int { kSGD = 0, kAdagrad, kRMSprop, kAdam, kRprop, kNumFamilies };
+// kTraffic and kTriad are no optimizers: the benchmark's roofline kernels.
+enum Family : int { kSGD = 0, kAdagrad, kRMSprop, kAdam, kRprop, kTraffic, kTriad, kNumFamilies };
 
 struct OperandSpec {
   const char* name;        // name of the list argument, e.g. "exp_avgs"
@@ -56,5 +57,12 @@ namespace rprop {
 enum Scalar { ETAMINUS, ETAPLUS, STEP_SIZE_MIN, STEP_SIZE_MAX };
 enum Flag : std::uint32_t { MAXIMIZE = 1 };
 }  // namespace rprop
+namespace traffic {
+enum Scalar { SCALE };
+enum Flag : std::uint32_t { STATE1 = 1, STATE2 = 2, STATE3 = 4 };
+}  // namespace traffic
+namespace triad {
+enum Scalar { SCALE };
+}  // namespace triad
 
 }  // namespace fusedoptim

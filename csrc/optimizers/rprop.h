@@ -24,7 +24,9 @@ void rprop_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
     const T gi = MAXIMIZE ? -g[i] : g[i];
     const T prod = gi * prev[i];
     // NaN products keep NaN, as torch's masked assignments leave them.
-    const T eta = prod > T(0) ? etaplus : (prod < T(0) ? etaminus : (prod == T(0) ? T(1) : prod));
+    T eta = prod == T(0) ? T(1) : prod;
+    eta = prod > T(0) ? etaplus : eta;
+    eta = prod < T(0) ? etaminus : eta;
     const T s = clamp_nan(step[i] * eta, lo, hi);
     const T gz = (eta == etaminus) ? T(0) : gi;
     step[i] = s;

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import selfcheck
+from . import bench, selfcheck
 
 #: subcommand name -> module; the first one is the default when none is given
 COMMANDS = {
     "selfcheck": selfcheck,
+    "bench": bench,
 }
 DEFAULT = "selfcheck"
 

@@ -1,0 +1,144 @@
+"""Turns benchmark rows into a readable table, a JSON file and a PNG chart."""
+from __future__ import annotations
+
+import json
+import platform
+from itertools import groupby
+
+
+def machine() -> dict:
+    import fusedoptim
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "python": platform.python_version(), "fusedoptim": fusedoptim.build_info()}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    import numpy
+    info["numpy"] = numpy.__version__
+    return info
+
+
+def _key(r):
+    return (r["workload"], r["dtype"], r["threads"], r["optimizer"])
+
+
+def table(rows: list, title: str = "") -> str:
+    """One block per (workload, dtype, threads, optimizer), one line per implementation."""
+    lines = [title] if title else []
+    head = (f"  {'implementation':<14}{'ms/step':>10}{'IQR':>9}{'ns/value':>10}{'GB/s':>8}"
+            f"{'roofline':>10}{'fusedoptim is':>16}")
+    for key, group in groupby(rows, key=_key):
+        group = list(group)
+        wl, dtype, threads, opt = key
+        n, bpv = group[0]["n_values"], group[0]["bytes_per_value"]
+        lines.append(f"{wl} | {dtype} | {threads} thread{'s' if threads > 1 else ''} | {opt} "
+                     f"({n:,} values, {bpv} B/value)")
+        lines.append(head)
+        ours = next((r["ms"] for r in group if r["impl"] == "fusedoptim"), None)
+        for r in group:
+            roof = f"{100 * r['roofline_fraction']:.0f}%" if r["roofline_fraction"] else "-"
+            ratio = "-" if ours is None or r["impl"] == "fusedoptim" else \
+                f"{r['ms'] / ours:.2f}x faster" if r["ms"] >= ours else f"{ours / r['ms']:.2f}x slower"
+            if r["impl"] in ("roofline", "triad"):
+                ratio = f"at {100 * r['ms'] / ours:.0f}% of it" if ours else "-"
+            iqr = (r["ms_p75"] - r["ms_p25"]) / 2
+            lines.append(f"  {r['impl']:<14}{r['ms']:>10.4g}{'±' + format(iqr, '.2g'):>9}"
+                         f"{r['ns_per_value']:>10.3g}{r['gb_per_s']:>8.1f}{roof:>10}{ratio:>16}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def overhead_table(rows: list) -> str:
+    lines = ["Per-call overhead (one 1-value float32 tensor), microseconds per step:",
+             f"  {'optimizer':<14}" + "".join(f"{i:>15}" for i in
+                                               sorted({r['impl'] for r in rows}, key=_impl_order))]
+    for opt, group in groupby(rows, key=lambda r: r["optimizer"]):
+        by = {r["impl"]: r["ms"] * 1e3 for r in group}
+        lines.append(f"  {opt:<14}" + "".join(f"{by[i]:>15.2f}" if i in by else f"{'-':>15}"
+                                              for i in sorted(by, key=_impl_order)))
+    return "\n".join(lines)
+
+
+def _impl_order(name):
+    order = ["fusedoptim", "numpy", "torch", "torch-foreach", "torch-fused", "roofline", "triad"]
+    return order.index(name) if name in order else len(order)
+
+
+def targets(rows: list) -> str:
+    """Per block: fusedoptim's fraction of the roofline and its speed against torch fused."""
+    lines = ["Summary: fusedoptim against the same-run roofline and torch fused=True",
+             f"  {'workload':<11}{'dtype':<8}{'thr':>4} {'optimizer':<13}{'ms':>9}{'roofline':>10}"
+             f"{'vs torch-fused':>16}{'vs numpy':>10}"]
+    for key, group in groupby(rows, key=_key):
+        by = {r["impl"]: r for r in group}
+        if "fusedoptim" not in by:
+            continue
+        ours = by["fusedoptim"]
+        roof = f"{100 * ours['roofline_fraction']:.0f}%" if ours["roofline_fraction"] else "-"
+        tf = f"{by['torch-fused']['ms'] / ours['ms']:.2f}x" if "torch-fused" in by else "-"
+        npy = f"{by['numpy']['ms'] / ours['ms']:.1f}x" if "numpy" in by else "-"
+        lines.append(f"  {key[0]:<11}{key[1]:<8}{key[2]:>4} {key[3]:<13}{ours['ms']:>9.4g}{roof:>10}"
+                     f"{tf:>16}{npy:>10}")
+    return "\n".join(lines)
+
+
+def write_json(path, result: dict, config: dict) -> None:
+    with open(path, "w") as f:
+        json.dump({"machine": machine(), "config": config, **result}, f, indent=1)
+
+
+def plot(path, result: dict) -> bool:
+    """Bars of ns/value per workload (first optimizer, largest thread count, float32) and the
+    size sweep on log-log axes. Returns False when matplotlib is not installed."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = result["rows"]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5))
+    if rows:
+        opt, thr = rows[0]["optimizer"], max(r["threads"] for r in rows)
+        sel = [r for r in rows if r["optimizer"] == opt and r["threads"] == thr
+               and r["dtype"] == rows[0]["dtype"]]
+        wls = list(dict.fromkeys(r["workload"] for r in sel))
+        impls = sorted({r["impl"] for r in sel}, key=_impl_order)
+        width = 0.8 / max(len(impls), 1)
+        for k, impl in enumerate(impls):
+            ys = [next((r["ns_per_value"] for r in sel if r["workload"] == w and r["impl"] == impl),
+                       0) for w in wls]
+            axes[0].bar([i + k * width for i in range(len(wls))], ys, width, label=impl)
+        axes[0].set_xticks([i + 0.4 - width / 2 for i in range(len(wls))], wls)
+        axes[0].set_ylabel("ns per value (lower is better)")
+        axes[0].set_yscale("log")
+        axes[0].set_title(f"{opt}, {rows[0]['dtype']}, {thr} threads")
+        axes[0].legend(fontsize=8)
+    for (opt, impl), group in groupby(sorted(result["sweep"], key=lambda r: (r["optimizer"],
+                                             _impl_order(r["impl"]), r["n_values"])),
+                                      key=lambda r: (r["optimizer"], r["impl"])):
+        group = list(group)
+        axes[1].plot([r["n_values"] for r in group], [r["ns_per_value"] for r in group],
+                     marker="o", ms=3, label=f"{opt} {impl}")
+    axes[1].set_xscale("log")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("values in the step (one float32 tensor)")
+    axes[1].set_ylabel("ns per value")
+    axes[1].set_title("size sweep")
+    if result["sweep"]:
+        axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
