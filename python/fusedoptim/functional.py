@@ -26,20 +26,21 @@ def _flags(family: str, **on: bool) -> int:
 
 
 # Per-step scalars of each family, in the kernel's order (csrc/optimizers/kernel_spec.h).
-# Pure functions of already-checked values, so a reused plan can recompute them cheaply.
-def sgd_scalars(step, *, lr, momentum, dampening, weight_decay, **_):
+# Pure functions of already-checked values, so a reused plan can recompute them cheaply
+# (positionally, in the order of their parameters).
+def sgd_scalars(step, lr, momentum, dampening, weight_decay, **_):
     return (lr, momentum, dampening, weight_decay)
 
 
-def adagrad_scalars(step, *, lr, weight_decay, lr_decay, eps, **_):
+def adagrad_scalars(step, lr, weight_decay, lr_decay, eps, **_):
     return (lr / (1 + (step - 1) * lr_decay), weight_decay, eps)
 
 
-def rmsprop_scalars(step, *, lr, alpha, eps, weight_decay, momentum, **_):
+def rmsprop_scalars(step, lr, alpha, eps, weight_decay, momentum, **_):
     return (lr, alpha, eps, weight_decay, momentum)
 
 
-def adam_scalars(step, *, lr, beta1, beta2, eps, weight_decay, **_):
+def adam_scalars(step, lr, beta1, beta2, eps, weight_decay, **_):
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     step_size = lr / bias_correction1
@@ -47,7 +48,7 @@ def adam_scalars(step, *, lr, beta1, beta2, eps, weight_decay, **_):
     return (lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt)
 
 
-def rprop_scalars(step, *, etaminus, etaplus, step_size_min, step_size_max, **_):
+def rprop_scalars(step, etaminus, etaplus, step_size_min, step_size_max, **_):
     return (etaminus, etaplus, step_size_min, step_size_max)
 
 

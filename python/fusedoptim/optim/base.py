@@ -340,15 +340,19 @@ class _FastStep:
         self.key = opt._fast_key()
         self.plan = _native.Plan(works)
         self._fixed = [work[2] for work in works]
-        self._by_step = []  # per work: (scalar function, its keywords, group) or None if fixed
+        self._by_step = []  # per work: (scalar function, its arguments, group) or None if fixed
         for (name, _, kw), gs in zip(calls, groups):
             fn, by_step = F.SCALARS[name]
-            self._by_step.append((fn, kw, gs) if by_step else None)
+            args = fn.__code__.co_varnames[1:fn.__code__.co_argcount]
+            self._by_step.append((fn, tuple(kw[a] for a in args), gs) if by_step else None)
         self._static = all(b is None for b in self._by_step)
 
     def scalars(self) -> list:
         if self._static:
             return self._fixed
         # Each group's params share one step count here (one launch per group).
-        return [fixed if b is None else b[0](b[2]._steps[0] + b[2].pending + 1, **b[1])
+        if len(self._by_step) == 1:  # the common case, without a loop: this is per-call overhead
+            fn, args, gs = self._by_step[0]
+            return [fn(gs._steps[0] + gs.pending + 1, *args)]
+        return [fixed if b is None else b[0](b[2]._steps[0] + b[2].pending + 1, *b[1])
                 for b, fixed in zip(self._by_step, self._fixed)]
