@@ -110,3 +110,25 @@ def test_grad_aliasing_caught_on_the_plan_path():
     with pytest.raises(ValueError, match=r"grads\[2\].*shares memory"):
         opt.step(g)
     np.testing.assert_array_equal(opt.state[2]["exp_avg"], before)
+
+
+def test_plan_keeps_every_array_it_reads_alive():
+    """A plan reads its non-grad operands on every run: it must own references to them
+    (the triad's c here is referenced by nothing else)."""
+    import gc
+    import sys
+
+    rng = np.random.default_rng(6)
+    n = 1 << 21  # large enough to be returned to the OS when freed
+    a, b = np.zeros(n), rng.standard_normal(n)
+    c = rng.standard_normal(n)
+    expected = b + 0.5 * c
+    refs = sys.getrefcount(c)
+    spec = _native.SPECS["triad"]
+    plan = _native.Plan([(spec["id"], 0, (0.5,), [[a], [b], [c]], None)])
+    assert sys.getrefcount(c) == refs + 1
+    del c
+    gc.collect()
+    rng.standard_normal(n)  # reuse freed memory if it were freed
+    plan.run([b], [(0.5,)])
+    np.testing.assert_array_equal(a, expected)

@@ -103,7 +103,10 @@ void parse_work(py::handle work_h, std::size_t work_index, Parsed& out) {
         const auto lo = reinterpret_cast<std::uintptr_t>(a.data());
         (op.written ? out.written : out.read).push_back({lo, lo + a.nbytes(), what});
       }
-      if (op.written) out.written_arrays.push_back(a);
+      if (op.written)
+        out.written_arrays.push_back(a);
+      else if (k != 1)
+        out.other_reads.push_back(a);
     }
     Launch& l = dt == DType::F32 ? f32 : f64;
     // Launch indices are final below: f32 (if any) first, then f64.

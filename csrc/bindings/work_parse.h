@@ -41,6 +41,9 @@ struct Parsed {
   std::vector<int> work_begin;       // tensors of work w: [work_begin[w], work_begin[w+1])
   std::vector<int> work_launch[2];   // launch index per work for float32 / float64, or -1
   std::vector<py::object> written_arrays;  // kept alive and re-checked by a Plan
+  // Read-only arrays other than the grads (operand 1, which a Plan takes anew on each
+  // run): a Plan keeps them alive, since it reads them on every run.
+  std::vector<py::object> other_reads;
   std::vector<py::object> names;           // per work; Labels point into it
   Parsed() { names.reserve(64); }
 };
