@@ -19,7 +19,7 @@ def test_resnet50_has_its_real_parameter_count():
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     cmd = [sys.executable, "-m", "fusedoptim", "bench", "--quick", "--optimizers", "all",
-           "--threads", "1,2", "--out", str(out)]
+           "--threads", "1,2", "--out", str(out), "--markdown", str(out / "results.md")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out, proc.stdout, json.loads((out / "results.json").read_text())
@@ -44,6 +44,8 @@ def test_quick_run_covers_everything(quick_run):
     assert data["sweep"] and data["overhead"]
     assert "Summary" in stdout and "Per-call overhead" in stdout
     assert data["machine"]["fusedoptim"]["isa"]
+    md = (out / "results.md").read_text()
+    assert md.count("| small-many |") == len(OPTIMIZERS) * 2 and "Size sweep" in md
 
 
 def test_quick_run_writes_chart(quick_run):

@@ -142,3 +142,42 @@ def plot(path, result: dict) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def markdown(result: dict) -> str:
+    """The tables of benchmarks/RESULTS.md: per block, per-call overhead, size sweep."""
+    out = ["| workload | dtype | threads | optimizer | fusedoptim ms | GB/s | roofline ms | "
+           "% of roofline | triad ms | torch-fused ms | torch-foreach ms | torch ms | numpy ms | "
+           "vs torch-fused |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, group in groupby(result["rows"], key=_key):
+        by = {r["impl"]: r for r in group}
+        if "fusedoptim" not in by:
+            continue
+        ours = by["fusedoptim"]
+        ms = lambda name: f"{by[name]['ms']:.3g}" if name in by else "-"  # noqa: E731
+        vs = f"{by['torch-fused']['ms'] / ours['ms']:.2f}x" if "torch-fused" in by else "-"
+        roof = f"{100 * ours['roofline_fraction']:.0f}%" if ours["roofline_fraction"] else "-"
+        out.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {ours['ms']:.3g} | "
+                   f"{ours['gb_per_s']:.1f} | {ms('roofline')} | {roof} | {ms('triad')} | "
+                   f"{ms('torch-fused')} | {ms('torch-foreach')} | {ms('torch')} | {ms('numpy')} | "
+                   f"{vs} |")
+    if result["overhead"]:
+        impls = sorted({r["impl"] for r in result["overhead"]}, key=_impl_order)
+        out += ["", "Per-call overhead, one 1-value float32 tensor, microseconds per step:", "",
+                "| optimizer | " + " | ".join(impls) + " |", "|---|" + "---|" * len(impls)]
+        for opt, group in groupby(result["overhead"], key=lambda r: r["optimizer"]):
+            by = {r["impl"]: r["ms"] * 1e3 for r in group}
+            out.append(f"| {opt} | " + " | ".join(f"{by[i]:.2f}" if i in by else "-" for i in impls)
+                       + " |")
+    if result["sweep"]:
+        sizes = sorted({r["n_values"] for r in result["sweep"]})
+        out += ["", "Size sweep (one float32 tensor), ns per value:", "",
+                "| optimizer | implementation | " + " | ".join(f"{n:.0e}" for n in sizes) + " |",
+                "|---|---|" + "---|" * len(sizes)]
+        rows = sorted(result["sweep"], key=lambda r: (r["optimizer"], _impl_order(r["impl"])))
+        for (opt, impl), group in groupby(rows, key=lambda r: (r["optimizer"], r["impl"])):
+            by = {r["n_values"]: r["ns_per_value"] for r in group}
+            out.append(f"| {opt} | {impl} | " + " | ".join(f"{by[n]:.3g}" if n in by else "-"
+                                                        for n in sizes) + " |")
+    return "\n".join(out) + "\n"

@@ -15,9 +15,12 @@ def calibrate(fn, target_s: float) -> int:
     return max(1, min(100000, math.ceil(target_s / max(dt, 1e-7))))
 
 
-def interleaved(fns: dict, repeats: int, target_s: float = 0.002, warmup: int = 2,
+def interleaved(fns: dict, repeats: int, target_s: float = 0.02, warmup: int = 2,
                 settle_s: float = 0.01) -> dict:
     """Seconds per call of each function: {name: [sample, ...]} over ``repeats`` rounds.
+
+    A sample repeats a call until it lasts ``target_s`` (20 ms: long enough that a
+    core waking from the pause below is a small part of it).
 
     Between two samples the process sleeps ``settle_s``: OpenMP runtimes (ours and
     the one inside torch) keep their threads spinning for milliseconds after a

@@ -38,6 +38,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default="bench-out", help="folder of the JSON and PNG (default bench-out)")
     p.add_argument("--json", default=None, help="JSON path (default OUT/results.json)")
     p.add_argument("--plot", default=None, help="PNG path (default OUT/results.png)")
+    p.add_argument("--markdown", default=None, help="also write the tables as Markdown here")
 
 
 def config_from(args):
@@ -81,6 +82,10 @@ def run(args) -> int:
     plot_path = args.plot or os.path.join(args.out, "results.png")
     report.write_json(json_path, result, dataclasses.asdict(cfg))
     print(f"\nJSON: {json_path}")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report.markdown(result))
+        print(f"Markdown: {args.markdown}")
     if report.plot(plot_path, result):
         print(f"chart: {plot_path}")
     else:
