@@ -3,6 +3,7 @@
 namespace fusedoptim {
 
 std::string Label::str() const {
+  if (index == kWhole) return operand;
   std::string idx = (!names || names->is_none())
                         ? std::to_string(index)
                         : py::str(py::reinterpret_borrow<py::list>(*names)[index]).cast<std::string>();

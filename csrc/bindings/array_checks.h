@@ -15,6 +15,7 @@ enum class DType { F32, F64 };
 // How an array is called in messages, e.g. "grads[3]" or "grads['fc.weight']".
 // Built only when a message is needed: checks run per array per step.
 struct Label {
+  static constexpr std::size_t kWhole = static_cast<std::size_t>(-1);  // one array, no index
   const char* operand;
   const py::object* names;  // None, or a list of str naming each index
   std::size_t index;

@@ -7,4 +7,6 @@ namespace py = pybind11;
 void bind_step(py::module_& m);
 void bind_info(py::module_& m);
 void bind_plan(py::module_& m);
+void bind_reduce(py::module_& m);
+void bind_losses(py::module_& m);
 }  // namespace fusedoptim

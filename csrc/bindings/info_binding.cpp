@@ -51,7 +51,7 @@ py::dict build_info() {
 
 py::dict kernel_specs() {
   py::dict out;
-  for (int f = 0; f < kNumFamilies; ++f) {
+  for (int f = 0; f < kNumSpecs; ++f) {
     const FamilySpec& s = family_spec(f);
     py::list operands, scalars;
     py::dict flags;

@@ -12,4 +12,6 @@ PYBIND11_MODULE(_core, m) {
   fusedoptim::bind_info(m);
   fusedoptim::bind_step(m);
   fusedoptim::bind_plan(m);
+  fusedoptim::bind_reduce(m);
+  fusedoptim::bind_losses(m);
 }

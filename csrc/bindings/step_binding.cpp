@@ -13,6 +13,7 @@ void bind_step(py::module_& m) {
       "run",
       [](const py::list& works) {
         Parsed p = parse_all(works);
+        check_appliable(p);
         const int threads = get_num_threads();
         py::gil_scoped_release release;
         multi_tensor_apply(p.launches, threads);

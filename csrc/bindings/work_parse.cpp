@@ -28,7 +28,7 @@ void parse_work(py::handle work_h, std::size_t work_index, Parsed& out) {
     throw py::type_error(wname + ": expected a tuple (family, flags, scalars, operands, names)");
   py::tuple work = py::reinterpret_borrow<py::tuple>(work_h);
   const int family = work[0].cast<int>();
-  if (family < 0 || family >= kNumFamilies) throw py::value_error(wname + ": unknown family id");
+  if (family < 0 || family >= kNumSpecs) throw py::value_error(wname + ": unknown family id");
   const FamilySpec& spec = family_spec(family);
 
   Hyper hyper{};
@@ -73,9 +73,10 @@ void parse_work(py::handle work_h, std::size_t work_index, Parsed& out) {
     l->n_operands = spec.n_operands;
   }
   const KernelTable& table = active_table();
-  f32.fn = table.f32[family];
+  // A reduction work gets its kernel from the caller (see reduce_binding.cpp).
+  f32.fn = family < kNumFamilies ? table.f32[family] : nullptr;
   f32.elem_size = 4;
-  f64.fn = table.f64[family];
+  f64.fn = family < kNumFamilies ? table.f64[family] : nullptr;
   f64.elem_size = 8;
 
   out.work_begin.push_back(static_cast<int>(out.tensors.size()));
@@ -84,7 +85,7 @@ void parse_work(py::handle work_h, std::size_t work_index, Parsed& out) {
     const Label pname{spec.operands[0].name, &names, i};
     const py::array param = as_ndarray(params[i], pname);
     const DType dt = float_dtype(param, pname);
-    check_layout(param, pname, true);
+    check_layout(param, pname, spec.operands[0].written);
     TensorSlot slot{};
     slot.numel = static_cast<std::size_t>(param.size());
     for (int k = 0; k < spec.n_operands; ++k) {
@@ -144,6 +145,11 @@ void check_read_range(const Parsed& p, std::uintptr_t lo, std::uintptr_t hi, con
   if (it != p.written.end() && it->lo < hi)
     throw py::value_error(what.str() + " shares memory with " + it->what.str() +
                           ", which is updated in place; pass a separate gradient array");
+}
+
+void check_appliable(const Parsed& p) {
+  for (const Launch& l : p.launches)
+    if (!l.fn) throw py::value_error("works: a reduction work cannot be applied");
 }
 
 Parsed parse_all(const py::list& works) {

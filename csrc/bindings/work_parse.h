@@ -49,6 +49,8 @@ struct Parsed {
 };
 
 Parsed parse_all(const py::list& works);
+// Throws unless every work is one the apply engine runs (not a reduction).
+void check_appliable(const Parsed& p);
 // Everything written must be disjoint from everything else written or read.
 void check_overlaps(Parsed& p);
 // Throws if [lo, hi) overlaps a written range of p (sorted by check_overlaps).

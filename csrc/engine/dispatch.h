@@ -10,6 +10,8 @@ namespace fusedoptim {
 struct KernelTable {
   ChunkFn f32[kNumFamilies];
   ChunkFn f64[kNumFamilies];
+  ReduceFn r32[kNumReductions];
+  ReduceFn r64[kNumReductions];
 };
 
 enum class Isa { Scalar = 0, AVX2 = 1, AVX512 = 2 };

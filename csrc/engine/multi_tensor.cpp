@@ -14,6 +14,24 @@ struct Segment {
   std::size_t n;
 };
 
+// Every tensor cut into runs of at most kChunkElems elements, in launch and tensor order.
+std::vector<Segment> cut(const std::vector<Launch>& launches, std::size_t total) {
+  std::vector<Segment> segments;
+  segments.reserve(total / kChunkElems + 16);
+  for (const Launch& l : launches)
+    for (std::size_t i = 0; i < l.tensors.size(); ++i)
+      for (std::size_t off = 0, numel = l.tensors[i].numel; off < numel; off += kChunkElems)
+        segments.push_back({&l, i, off, numel - off < kChunkElems ? numel - off : kChunkElems});
+  return segments;
+}
+
+std::size_t total_elems(const std::vector<Launch>& launches) {
+  std::size_t total = 0;
+  for (const Launch& l : launches)
+    for (const TensorSlot& t : l.tensors) total += t.numel;
+  return total;
+}
+
 void run_segment(const Segment& s) {
   const Launch& l = *s.launch;
   const TensorSlot& t = l.tensors[s.tensor];
@@ -27,9 +45,7 @@ void run_segment(const Segment& s) {
 }  // namespace
 
 void multi_tensor_apply(const std::vector<Launch>& launches, int num_threads) {
-  std::size_t total = 0;
-  for (const Launch& l : launches)
-    for (const TensorSlot& t : l.tensors) total += t.numel;
+  const std::size_t total = total_elems(launches);
   if (total == 0) return;
 
   if (num_threads <= 1 || total < kSerialThreshold) {
@@ -39,25 +55,17 @@ void multi_tensor_apply(const std::vector<Launch>& launches, int num_threads) {
     return;
   }
 
-  // Cut every tensor into segments of at most kChunkElems, then group
-  // consecutive segments into units of about kChunkElems elements.
-  std::vector<Segment> segments;
+  // Group consecutive segments into units of about kChunkElems elements, so that
+  // many small tensors make one unit and threads get equal shares.
+  const std::vector<Segment> segments = cut(launches, total);
   std::vector<std::size_t> unit_begin{0};
-  segments.reserve(total / kChunkElems + 16);
   std::size_t unit_fill = 0;
-  for (const Launch& l : launches) {
-    for (std::size_t i = 0; i < l.tensors.size(); ++i) {
-      const std::size_t numel = l.tensors[i].numel;
-      for (std::size_t off = 0; off < numel; off += kChunkElems) {
-        const std::size_t n = numel - off < kChunkElems ? numel - off : kChunkElems;
-        if (unit_fill + n > kChunkElems && unit_fill > 0) {
-          unit_begin.push_back(segments.size());
-          unit_fill = 0;
-        }
-        segments.push_back({&l, i, off, n});
-        unit_fill += n;
-      }
+  for (std::size_t s = 0; s < segments.size(); ++s) {
+    if (unit_fill + segments[s].n > kChunkElems && unit_fill > 0) {
+      unit_begin.push_back(s);
+      unit_fill = 0;
     }
+    unit_fill += segments[s].n;
   }
   unit_begin.push_back(segments.size());
   const long n_units = static_cast<long>(unit_begin.size()) - 1;
@@ -67,6 +75,25 @@ void multi_tensor_apply(const std::vector<Launch>& launches, int num_threads) {
 #endif
   for (long u = 0; u < n_units; ++u)
     for (std::size_t s = unit_begin[u]; s < unit_begin[u + 1]; ++s) run_segment(segments[s]);
+}
+
+std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int num_threads) {
+  const std::size_t total = total_elems(launches);
+  const std::vector<Segment> segments = cut(launches, total);
+  std::vector<double> partial(segments.size());
+  const long n = static_cast<long>(segments.size());
+  const bool parallel = num_threads > 1 && total >= kSerialThreshold;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (parallel)
+#endif
+  for (long k = 0; k < n; ++k) {
+    const Segment& s = segments[k];
+    const Launch& l = *s.launch;
+    const char* base = static_cast<const char*>(l.tensors[s.tensor].ptr[0]);
+    partial[k] = l.reduce(l.hyper, base + s.offset * l.elem_size, s.n);
+  }
+  (void)parallel;
+  return partial;
 }
 
 }  // namespace fusedoptim

@@ -22,6 +22,9 @@ constexpr std::size_t kSerialThreshold = std::size_t(1) << 16;
 // first element of operand k (param, grad, state buffers) for this run.
 using ChunkFn = void (*)(const Hyper& hyper, void* const* ptrs, std::size_t n);
 
+// A reduction over one contiguous run of n elements of operand 0.
+using ReduceFn = double (*)(const Hyper& hyper, const void* ptr, std::size_t n);
+
 struct TensorSlot {
   void* ptr[kMaxOperands];
   std::size_t numel;
@@ -30,6 +33,7 @@ struct TensorSlot {
 // One optimizer update (one family, one dtype) over a list of tensors.
 struct Launch {
   ChunkFn fn = nullptr;
+  ReduceFn reduce = nullptr;  // set instead of fn for a reduction
   Hyper hyper{};
   int n_operands = 0;
   std::size_t elem_size = 0;
@@ -39,5 +43,10 @@ struct Launch {
 // Runs every launch over all its tensors. Elementwise rules make the result
 // independent of the thread count, bit for bit.
 void multi_tensor_apply(const std::vector<Launch>& launches, int num_threads);
+
+// The reduction of every launch over all its tensors: one partial per chunk of at
+// most kChunkElems elements (cut the same way for any thread count), returned in
+// chunk order for the caller to combine in that order.
+std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int num_threads);
 
 }  // namespace fusedoptim

@@ -5,7 +5,7 @@
 namespace fusedoptim {
 namespace {
 
-const FamilySpec kSpecs[kNumFamilies] = {
+const FamilySpec kSpecs[kNumSpecs] = {
     {"sgd",
      3,
      {{"params", true, 0}, {"grads", false, 0}, {"momentum_buffers", true, sgd::USE_MOMENTUM}},
@@ -63,12 +63,16 @@ const FamilySpec kSpecs[kNumFamilies] = {
      {"state1", "state2", "state3"}},
     // STREAM triad a = b + s * c.
     {"triad", 3, {{"a", true, 0}, {"b", false, 0}, {"c", false, 0}}, 1, {"scale"}, 0, {}},
+    {"scale", 1, {{"grads", true, 0}}, 1, {"factor"}, 0, {}},
+    {"clamp", 1, {{"grads", true, 0}}, 1, {"limit"}, 0, {}},
+    // Read-only; the scalar is the exponent p of kSumPow.
+    {"reduce", 1, {{"arrays", false, 0}}, 1, {"p"}, 0, {}},
 };
 
 }  // namespace
 
 const FamilySpec& family_spec(int family) {
-  if (family < 0 || family >= kNumFamilies) throw std::out_of_range("unknown optimizer family id");
+  if (family < 0 || family >= kNumSpecs) throw std::out_of_range("unknown kernel family id");
   return kSpecs[family];
 }
 

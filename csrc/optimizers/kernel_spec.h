@@ -15,8 +15,14 @@ struct Hyper {
   std::uint32_t flags;
 };
 
-// kTraffic and kTriad are no optimizers: the benchmark's roofline kernels.
-enum Family : int { kSGD = 0, kAdagrad, kRMSprop, kAdam, kRprop, kTraffic, kTriad, kNumFamilies };
+// kTraffic and kTriad are no optimizers: the benchmark's roofline kernels. kScale and
+// kClamp are the in-place halves of gradient clipping; kReduce is the family of the
+// multi-tensor reductions (norms, finiteness), whose kernels live in ReduceTable.
+enum Family : int {
+  kSGD = 0, kAdagrad, kRMSprop, kAdam, kRprop, kTraffic, kTriad, kScale, kClamp, kNumFamilies,
+  kReduce = kNumFamilies
+};
+constexpr int kNumSpecs = kNumFamilies + 1;
 
 struct OperandSpec {
   const char* name;        // name of the list argument, e.g. "exp_avgs"
@@ -64,5 +70,15 @@ enum Flag : std::uint32_t { STATE1 = 1, STATE2 = 2, STATE3 = 4 };
 namespace triad {
 enum Scalar { SCALE };
 }  // namespace triad
+namespace scale {
+enum Scalar { FACTOR };
+}  // namespace scale
+namespace clamp {
+enum Scalar { LIMIT };
+}  // namespace clamp
+
+// Reductions over all elements of a list of arrays, each computed per chunk and
+// combined in chunk order, so the result does not depend on the thread count.
+enum Reduction : int { kSumSquares = 0, kMaxAbs, kSumPow, kFiniteProbe, kNumReductions };
 
 }  // namespace fusedoptim

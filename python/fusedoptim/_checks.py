@@ -53,3 +53,11 @@ def step_count(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}: expected the step number, an int >= 1, got {value!r}")
     return int(value)
+
+
+def lr_value(value, count: int, label: str) -> float:
+    """A value returned by a callable lr at step ``count``: a number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{label}: the lr schedule returned {value!r} at step {count}; "
+                         "it must be a number >= 0")
+    return float(value)

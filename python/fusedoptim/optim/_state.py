@@ -14,7 +14,7 @@ import numpy as np
 class GroupState:
     """Everything an optimizer keeps for one param group."""
 
-    __slots__ = ("indices", "names", "_steps", "pending", "buffers")
+    __slots__ = ("indices", "names", "_steps", "pending", "buffers", "updates")
 
     def __init__(self, indices, names):
         self.indices = list(indices)           # flat index of each param of the group
@@ -22,6 +22,7 @@ class GroupState:
         self._steps = [0] * len(self.indices)  # updates applied to each param ...
         self.pending = 0                       # ... plus this many to all (the fast path's count)
         self.buffers = {}                      # buffer name -> list of arrays (None: not created)
+        self.updates = 0                       # steps that updated this group (a callable lr's t)
 
     @property
     def steps(self) -> list:

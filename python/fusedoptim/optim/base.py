@@ -14,8 +14,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import _checks as C
 from .. import _native
 from .. import functional as F
+from ._fast import FastStep
 from ._state import GroupState, StateView
 
 
@@ -41,9 +43,9 @@ class Optimizer:
         self._keys: list | None = None
         self._n = 0
         self._version = 0   # bumped whenever params or state are replaced: invalidates the plan
-        self._fast = None   # the reusable plan of the last step, see _FastStep
+        self._fast = None   # the reusable plan of the last step, see _fast.py
         self._hyper = operator.itemgetter(*self.defaults)
-        self._check_hparams(self.defaults, lambda k: k)
+        self._check_hparams(_resolve_lr(self.defaults, 0, "lr"), lambda k: k)
         if isinstance(params, np.ndarray) or not hasattr(params, "__iter__"):
             raise TypeError("params: expected a list of arrays, a dict of arrays or a list of "
                             f"param-group dicts, got {type(params).__name__}")
@@ -88,7 +90,8 @@ class Optimizer:
         _native._core.check_params(existing + arrays, [str(i) for i in range(self._n)] + names)
         for k, v in self.defaults.items():
             group.setdefault(k, v)
-        self._check_hparams(group, lambda k: f"param_groups[{gi}][{k!r}]")
+        self._check_hparams(_resolve_lr(group, 0, f"param_groups[{gi}]['lr']"),
+                            lambda k: f"param_groups[{gi}][{k!r}]")
         group["params"] = arrays
         gs = GroupState(range(self._n, self._n + len(arrays)), names)
         self._init_state(gs, group)
@@ -114,7 +117,7 @@ class Optimizer:
         changes; grads are only read.
         """
         fast = self._fast
-        if fast is not None and fast.key == self._fast_key():
+        if fast is not None and (fast.key == self._fast_key() or fast.refresh(self)):
             flat = grads if type(grads) is list else self._flat_dict(grads)
             if flat is not None:
                 try:
@@ -124,6 +127,7 @@ class Optimizer:
                 else:
                     for gs in self._groups:
                         gs.pending += 1
+                        gs.updates += 1
                     return
         self._general_step(grads)
 
@@ -145,7 +149,7 @@ class Optimizer:
         calls, commits = [], []
         cacheable = self._functional is F
         for gi, (group, gs, glist) in enumerate(zip(self.param_groups, self._groups, per_group)):
-            h = self._check_hparams(group, lambda k, gi=gi: f"param_groups[{gi}][{k!r}]")
+            h = self.group_hparams(gi)
             active = [j for j, g in enumerate(glist) if g is not None]
             cacheable = cacheable and len(active) == len(glist)
             if not active:
@@ -172,12 +176,21 @@ class Optimizer:
         self._fast = None
         works = self._execute(calls)
         if cacheable and works:
-            self._fast = _FastStep(self, works, calls, [c[0] for c in commits])
+            self._fast = FastStep(self, works, calls, [c[0] for c in commits])
         for gs, active, new in commits:
+            gs.updates += 1
             for (name, j), arr in new.items():
                 gs.buffers[name][j] = arr
             for j in active:
                 gs.steps[j] += 1
+
+    def group_hparams(self, gi: int) -> dict:
+        """Group ``gi``'s hyperparameters for its next update, checked; a callable lr is
+        evaluated at the number of updates the group has had (the first update uses lr(0))."""
+        group, gs = self.param_groups[gi], self._groups[gi]
+        label = f"param_groups[{gi}]"
+        return self._check_hparams(_resolve_lr(group, gs.updates, f"{label}['lr']"),
+                                   lambda k: f"{label}[{k!r}]")
 
     def _execute(self, calls) -> list:
         """Run the step's calls: one native call for all, or the reference's NumPy.
@@ -252,7 +265,8 @@ class Optimizer:
                 raise ValueError(f"state_dict: param_groups[{gi}] lacks {lacking[0]!r}: a state_dict "
                                  f"of another optimizer than {type(self).__name__}?")
             ng = {k: copy.deepcopy(v) for k, v in g.items() if k not in ("params", "param_names")}
-            self._check_hparams(ng, lambda k, gi=gi: f"state_dict param_groups[{gi}][{k!r}]")
+            self._check_hparams(_resolve_lr(ng, 0, f"state_dict param_groups[{gi}]['lr']"),
+                                lambda k, gi=gi: f"state_dict param_groups[{gi}][{k!r}]")
             new_groups.append(ng)
         flat = [(gs, j, p) for group, gs in zip(self.param_groups, self._groups)
                 for j, p in enumerate(group["params"])]
@@ -325,34 +339,12 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
-class _FastStep:
-    """The last step's plan, reused while the optimizer's structure stays the same.
-
-    Made after a general step in which every param had a gradient, no state was
-    created and each group was one launch. Valid while ``key`` (state version,
-    each group's params list and hyperparameters) is unchanged; the native plan
-    re-checks the gradients and the arrays themselves on every run.
-    """
-
-    __slots__ = ("key", "plan", "_by_step", "_fixed", "_static")
-
-    def __init__(self, opt, works, calls, groups):
-        self.key = opt._fast_key()
-        self.plan = _native.Plan(works)
-        self._fixed = [work[2] for work in works]
-        self._by_step = []  # per work: (scalar function, its arguments, group) or None if fixed
-        for (name, _, kw), gs in zip(calls, groups):
-            fn, by_step = F.SCALARS[name]
-            args = fn.__code__.co_varnames[1:fn.__code__.co_argcount]
-            self._by_step.append((fn, tuple(kw[a] for a in args), gs) if by_step else None)
-        self._static = all(b is None for b in self._by_step)
-
-    def scalars(self) -> list:
-        if self._static:
-            return self._fixed
-        # Each group's params share one step count here (one launch per group).
-        if len(self._by_step) == 1:  # the common case, without a loop: this is per-call overhead
-            fn, args, gs = self._by_step[0]
-            return [fn(gs._steps[0] + gs.pending + 1, *args)]
-        return [fixed if b is None else b[0](b[2]._steps[0] + b[2].pending + 1, *b[1])
-                for b, fixed in zip(self._by_step, self._fixed)]
+def _resolve_lr(group: dict, count: int, label: str) -> dict:
+    """The group with a callable lr replaced by its value after ``count`` updates."""
+    lr = group.get("lr")
+    if not callable(lr):
+        return group
+    value = lr(count)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return {**group, "lr": C.lr_value(value, count, label)}

@@ -6,7 +6,7 @@ straight from the formulas. The oracle of the tests, the NumPy baseline of the
 benchmarks.
 """
 from .. import optim as _optim
-from . import functional
+from . import clip, functional, losses
 
 
 def _twin(cls):
@@ -21,4 +21,4 @@ Adam = _twin(_optim.Adam)
 AdamW = _twin(_optim.AdamW)
 Rprop = _twin(_optim.Rprop)
 
-__all__ = ["functional", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop"]
+__all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop"]

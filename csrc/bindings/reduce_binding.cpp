@@ -1,0 +1,52 @@
+// reduce(kind, arrays, scalar, names): one multi-tensor reduction over a list of
+// arrays (float32 and float64 may mix), deterministic for any thread count.
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+
+#include "bindings/bindings.h"
+#include "bindings/work_parse.h"
+#include "engine/dispatch.h"
+#include "engine/parallel.h"
+
+namespace fusedoptim {
+
+void bind_reduce(py::module_& m) {
+  py::enum_<Reduction>(m, "Reduction")
+      .value("SUM_SQUARES", kSumSquares)
+      .value("MAX_ABS", kMaxAbs)
+      .value("SUM_POW", kSumPow)
+      .value("FINITE_PROBE", kFiniteProbe);
+  m.def(
+      "reduce",
+      [](Reduction kind, const py::list& arrays, double scalar, const py::object& names) {
+        if (kind < 0 || kind >= kNumReductions) throw py::value_error("kind: unknown reduction");
+        py::list works;
+        works.append(py::make_tuple(static_cast<int>(kReduce), 0, py::make_tuple(scalar),
+                                    py::make_tuple(arrays), names));
+        Parsed p = parse_all(works);
+        const KernelTable& table = active_table();
+        for (Launch& l : p.launches) l.reduce = l.elem_size == 4 ? table.r32[kind] : table.r64[kind];
+        const int threads = get_num_threads();
+        std::vector<double> partial;
+        {
+          py::gil_scoped_release release;
+          partial = multi_tensor_reduce(p.launches, threads);
+        }
+        double r = 0.0;
+        if (kind == kMaxAbs) {
+          for (double x : partial) {
+            if (x != x) return x;  // NaN anywhere: NaN
+            if (x > r) r = x;
+          }
+        } else {
+          for (double x : partial) r += x;
+        }
+        return r;
+      },
+      py::arg("kind"), py::arg("arrays"), py::arg("scalar") = 1.0, py::arg("names") = py::none(),
+      "Sum of squares (times scalar^2), max |x|, sum |x|^scalar, or a finiteness probe "
+      "(0 if all finite, else NaN) over every element of every array.");
+}
+
+}  // namespace fusedoptim

@@ -1,0 +1,89 @@
+"""Multi-tensor utilities: norms, clipping and finiteness over a list of arrays, each
+one native call over all arrays (threads over chunks of all of them, SIMD).
+
+Norms are accumulated in float64 per chunk and the chunks added in order, so the
+result is the same for any thread count. Clipping scales or clamps in place.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import _native
+
+_R = _native._core.Reduction
+_SPEC = _native.SPECS
+
+
+def _as_list(arrays, what):
+    if isinstance(arrays, np.ndarray):
+        return [arrays]
+    if isinstance(arrays, (list, tuple)):
+        return list(arrays)
+    raise TypeError(f"{what}: expected an array or a list of arrays, got {type(arrays).__name__}")
+
+
+def _norm_type(norm_type):
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
+        raise TypeError(f"norm_type: expected a number, got {norm_type!r}")
+    p = float(norm_type)
+    if not p > 0:
+        raise ValueError(f"norm_type: must be > 0 (or inf), got {norm_type!r}")
+    return p
+
+
+def global_norm(arrays, norm_type=2.0) -> float:
+    """The norm of all elements of all arrays taken together (L2 by default; any p > 0,
+    or inf for the largest magnitude). NaN if any element is NaN."""
+    arrays = _as_list(arrays, "arrays")
+    p = _norm_type(norm_type)
+    if math.isinf(p):
+        return _native._core.reduce(_R.MAX_ABS, arrays, 1.0)
+    if p == 2.0:
+        sq = _native._core.reduce(_R.SUM_SQUARES, arrays, 1.0)
+        if 0.0 < sq < math.inf and sq > 1e-280:
+            return math.sqrt(sq)
+        # Overflow, underflow (or NaN): rescale by the largest magnitude and retry.
+        m = _native._core.reduce(_R.MAX_ABS, arrays, 1.0)
+        if m == 0.0 or not math.isfinite(m):
+            return m if m == m else math.nan
+        return m * math.sqrt(_native._core.reduce(_R.SUM_SQUARES, arrays, 1.0 / m))
+    return _native._core.reduce(_R.SUM_POW, arrays, p) ** (1.0 / p)
+
+
+def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
+    """Scale the grads in place so that their global norm is at most ``max_norm``, as
+    torch.nn.utils.clip_grad_norm_: factor ``min(1, max_norm / (norm + 1e-6))``.
+    Returns the norm before clipping."""
+    grads = _as_list(grads, "grads")
+    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm >= 0:
+        raise ValueError(f"max_norm: must be a number >= 0, got {max_norm!r}")
+    # Validate the in-place arrays before reading anything.
+    _native.validate([(_SPEC["scale"]["id"], 0, (1.0,), [grads], None)])
+    norm = global_norm(grads, norm_type)
+    if error_if_nonfinite and not math.isfinite(norm):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} is {norm}; "
+                           "pass error_if_nonfinite=False to clip anyway")
+    factor = min(1.0, float(max_norm) / (norm + 1e-6)) if norm == norm else math.nan
+    if factor != 1.0:
+        _native.run([(_SPEC["scale"]["id"], 0, (factor,), [grads], None)])
+    return norm
+
+
+def clip_grad_value_(grads, clip_value) -> None:
+    """Clamp every element of the grads to [-clip_value, clip_value] in place (NaN stays)."""
+    grads = _as_list(grads, "grads")
+    if isinstance(clip_value, bool) or not isinstance(clip_value, numbers.Real) \
+            or not clip_value >= 0:
+        raise ValueError(f"clip_value: must be a number >= 0, got {clip_value!r}")
+    _native.run([(_SPEC["clamp"]["id"], 0, (float(clip_value),), [grads], None)])
+
+
+def all_finite(arrays) -> bool:
+    """True when no element of any array is NaN or infinite (skip a step on overflow)."""
+    return _native._core.reduce(_R.FINITE_PROBE, _as_list(arrays, "arrays"), 1.0) == 0.0
+
+
+__all__ = ["global_norm", "clip_grad_norm_", "clip_grad_value_", "all_finite"]

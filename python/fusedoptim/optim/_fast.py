@@ -1,0 +1,99 @@
+"""The fast path of ``Optimizer.step``: the last step's native plan, reused.
+
+A plan is made after a general step in which every param had a gradient, no state
+was created and each group was one launch. It stays valid while the optimizer's
+structure does: the same state version, the same params lists, and hyperparameters
+that give the same kernel flags. A change of values only (a scheduler setting lr,
+say) re-checks the hyperparameters and keeps the plan; the native plan re-checks
+the gradients and the arrays themselves on every run.
+"""
+from __future__ import annotations
+
+from .. import _checks as C
+from .. import _native
+from .. import functional as F
+
+
+def structure(h: dict) -> tuple:
+    """What of the hyperparameters shapes the launch: the flags and which values are 0
+    (weight decay or momentum switched on or off changes the kernel and its buffers)."""
+    return (tuple(sorted((k, v) for k, v in h.items() if isinstance(v, bool))),
+            tuple(sorted(k for k, v in h.items() if not isinstance(v, bool) and v == 0)))
+
+
+def _item(value):
+    """A 0-d NumPy array as its scalar (schedules built with NumPy may return one)."""
+    return value.item() if getattr(value, "ndim", None) == 0 else value
+
+
+class _Work:
+    """How one launch of the plan gets its per-step scalars."""
+
+    __slots__ = ("fn", "args", "gs", "by_step", "fixed", "lr_fn", "lr_index", "lr_label")
+
+    def __init__(self, name, h, gs, group, gi):
+        self.fn, self.by_step = F.SCALARS[name]
+        self.gs = gs
+        code = self.fn.__code__
+        names = code.co_varnames[1:code.co_argcount]
+        lr = group.get("lr")
+        self.lr_fn = lr if callable(lr) else None
+        self.lr_index = names.index("lr") if "lr" in names else None
+        self.lr_label = f"param_groups[{gi}]['lr']"
+        self.set_values(h, names)
+
+    def set_values(self, h, names=None):
+        if names is None:
+            code = self.fn.__code__
+            names = code.co_varnames[1:code.co_argcount]
+        self.args = tuple(h[a] for a in names)
+        dynamic = self.by_step or (self.lr_fn is not None and self.lr_index is not None)
+        self.fixed = None if dynamic else self.fn(None, *self.args)
+
+    def scalars(self):
+        if self.fixed is not None:
+            return self.fixed
+        gs, args = self.gs, self.args
+        if self.lr_fn is not None and self.lr_index is not None:
+            k = self.lr_index
+            lr = C.lr_value(_item(self.lr_fn(gs.updates)), gs.updates, self.lr_label)
+            args = args[:k] + (lr,) + args[k + 1:]
+        # Each group's params share one step count here (one launch per group).
+        return self.fn(gs._steps[0] + gs.pending + 1, *args)
+
+
+class FastStep:
+    __slots__ = ("key", "plan", "works", "structures")
+
+    def __init__(self, opt, works, calls, groups):
+        self.key = opt._fast_key()
+        self.plan = _native.Plan(works)
+        index = {id(gs): gi for gi, gs in enumerate(opt._groups)}
+        self.works = []
+        self.structures = []
+        for (name, _, _), gs in zip(calls, groups):
+            gi = index[id(gs)]
+            h = opt.group_hparams(gi)
+            self.works.append(_Work(name, h, gs, opt.param_groups[gi], gi))
+        self.structures = [structure(opt.group_hparams(gi)) for gi in range(len(opt._groups))]
+
+    def refresh(self, opt) -> bool:
+        """After a change of hyperparameter values: re-check them and keep the plan if the
+        launch keeps its shape. Raises what the checks raise (nothing has changed then)."""
+        key = opt._fast_key()
+        if key[0] != self.key[0] or [k[0] for k in key[1]] != [k[0] for k in self.key[1]]:
+            return False
+        hs = [opt.group_hparams(gi) for gi in range(len(opt._groups))]
+        if [structure(h) for h in hs] != self.structures:
+            return False
+        index = {id(gs): gi for gi, gs in enumerate(opt._groups)}
+        for w in self.works:
+            gi = index[id(w.gs)]
+            lr = opt.param_groups[gi].get("lr")
+            w.lr_fn = lr if callable(lr) else None
+            w.set_values(hs[gi])
+        self.key = key
+        return True
+
+    def scalars(self) -> list:
+        return [w.scalars() for w in self.works]

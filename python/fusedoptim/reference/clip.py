@@ -1,0 +1,30 @@
+"""NumPy twins of :mod:`fusedoptim.clip`, written from the definitions."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def global_norm(arrays, norm_type=2.0) -> float:
+    flat = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays] or [np.zeros(0)])
+    if math.isinf(norm_type):
+        return float(np.max(np.abs(flat))) if flat.size else 0.0
+    return float(np.sum(np.abs(flat) ** norm_type) ** (1.0 / norm_type))
+
+
+def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
+    norm = global_norm(grads, norm_type)
+    factor = min(1.0, max_norm / (norm + 1e-6))
+    for g in grads:
+        g *= g.dtype.type(factor)
+    return norm
+
+
+def clip_grad_value_(grads, clip_value) -> None:
+    for g in grads:
+        np.clip(g, -clip_value, clip_value, out=g)
+
+
+def all_finite(arrays) -> bool:
+    return all(bool(np.all(np.isfinite(a))) for a in arrays)
