@@ -16,14 +16,22 @@ void bind_reduce(py::module_& m) {
       .value("SUM_SQUARES", kSumSquares)
       .value("MAX_ABS", kMaxAbs)
       .value("SUM_POW", kSumPow)
-      .value("FINITE_PROBE", kFiniteProbe);
+      .value("FINITE_PROBE", kFiniteProbe)
+      .value("DOT", kDotProduct);
   m.def(
       "reduce",
-      [](Reduction kind, const py::list& arrays, double scalar, const py::object& names) {
+      [](Reduction kind, const py::list& arrays, double scalar, const py::object& names,
+         const py::object& others) {
         if (kind < 0 || kind >= kNumReductions) throw py::value_error("kind: unknown reduction");
         py::list works;
-        works.append(py::make_tuple(static_cast<int>(kReduce), 0, py::make_tuple(scalar),
-                                    py::make_tuple(arrays), names));
+        if (kind == kDotProduct) {
+          if (others.is_none()) throw py::value_error("ys: a dot product needs a second list");
+          works.append(py::make_tuple(static_cast<int>(kDot), 0, py::tuple(),
+                                      py::make_tuple(arrays, others), names));
+        } else {
+          works.append(py::make_tuple(static_cast<int>(kReduce), 0, py::make_tuple(scalar),
+                                      py::make_tuple(arrays), names));
+        }
         Parsed p = parse_all(works);
         const KernelTable& table = active_table();
         for (Launch& l : p.launches) l.reduce = l.elem_size == 4 ? table.r32[kind] : table.r64[kind];
@@ -45,8 +53,10 @@ void bind_reduce(py::module_& m) {
         return r;
       },
       py::arg("kind"), py::arg("arrays"), py::arg("scalar") = 1.0, py::arg("names") = py::none(),
-      "Sum of squares (times scalar^2), max |x|, sum |x|^scalar, or a finiteness probe "
-      "(0 if all finite, else NaN) over every element of every array.");
+      py::arg("others") = py::none(),
+      "Sum of squares (times scalar^2), max |x|, sum |x|^scalar, a finiteness probe "
+      "(0 if all finite, else NaN) over every element of every array, or the dot product "
+      "of arrays with others.");
 }
 
 }  // namespace fusedoptim

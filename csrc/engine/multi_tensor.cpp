@@ -32,14 +32,19 @@ std::size_t total_elems(const std::vector<Launch>& launches) {
   return total;
 }
 
-void run_segment(const Segment& s) {
+// The operand pointers of segment s, offset to its first element.
+void segment_ptrs(const Segment& s, void** ptrs) {
   const Launch& l = *s.launch;
   const TensorSlot& t = l.tensors[s.tensor];
-  void* ptrs[kMaxOperands];
   const std::size_t byte_offset = s.offset * l.elem_size;
   for (int k = 0; k < l.n_operands; ++k)
     ptrs[k] = t.ptr[k] ? static_cast<char*>(t.ptr[k]) + byte_offset : nullptr;
-  l.fn(l.hyper, ptrs, s.n);
+}
+
+void run_segment(const Segment& s) {
+  void* ptrs[kMaxOperands];
+  segment_ptrs(s, ptrs);
+  s.launch->fn(s.launch->hyper, ptrs, s.n);
 }
 
 }  // namespace
@@ -87,10 +92,9 @@ std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (parallel)
 #endif
   for (long k = 0; k < n; ++k) {
-    const Segment& s = segments[k];
-    const Launch& l = *s.launch;
-    const char* base = static_cast<const char*>(l.tensors[s.tensor].ptr[0]);
-    partial[k] = l.reduce(l.hyper, base + s.offset * l.elem_size, s.n);
+    void* ptrs[kMaxOperands];
+    segment_ptrs(segments[k], ptrs);
+    partial[k] = segments[k].launch->reduce(segments[k].launch->hyper, ptrs, segments[k].n);
   }
   (void)parallel;
   return partial;

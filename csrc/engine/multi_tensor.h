@@ -22,8 +22,8 @@ constexpr std::size_t kSerialThreshold = std::size_t(1) << 16;
 // first element of operand k (param, grad, state buffers) for this run.
 using ChunkFn = void (*)(const Hyper& hyper, void* const* ptrs, std::size_t n);
 
-// A reduction over one contiguous run of n elements of operand 0.
-using ReduceFn = double (*)(const Hyper& hyper, const void* ptr, std::size_t n);
+// A reduction over one contiguous run of n elements; ptrs as for ChunkFn (read only).
+using ReduceFn = double (*)(const Hyper& hyper, void* const* ptrs, std::size_t n);
 
 struct TensorSlot {
   void* ptr[kMaxOperands];

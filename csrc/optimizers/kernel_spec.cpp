@@ -65,8 +65,19 @@ const FamilySpec kSpecs[kNumSpecs] = {
     {"triad", 3, {{"a", true, 0}, {"b", false, 0}, {"c", false, 0}}, 1, {"scale"}, 0, {}},
     {"scale", 1, {{"grads", true, 0}}, 1, {"factor"}, 0, {}},
     {"clamp", 1, {{"grads", true, 0}}, 1, {"limit"}, 0, {}},
+    // Vector kernels of the second-order methods (fusedoptim.vector).
+    {"axpy", 2, {{"ys", true, 0}, {"xs", false, 0}}, 1, {"alpha"}, 0, {}},
+    {"copy", 2, {{"dst", true, 0}, {"src", false, 0}}, 0, {}, 0, {}},
+    {"diag_newton",
+     3,
+     {{"params", true, 0}, {"grads", false, 0}, {"hess_diags", false, 0}},
+     2,
+     {"lr", "min_curvature"},
+     0,
+     {}},
     // Read-only; the scalar is the exponent p of kSumPow.
     {"reduce", 1, {{"arrays", false, 0}}, 1, {"p"}, 0, {}},
+    {"dot", 2, {{"xs", false, 0}, {"ys", false, 0}}, 0, {}, 0, {}},
 };
 
 }  // namespace

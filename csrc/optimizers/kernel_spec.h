@@ -19,10 +19,12 @@ struct Hyper {
 // kClamp are the in-place halves of gradient clipping; kReduce is the family of the
 // multi-tensor reductions (norms, finiteness), whose kernels live in ReduceTable.
 enum Family : int {
-  kSGD = 0, kAdagrad, kRMSprop, kAdam, kRprop, kTraffic, kTriad, kScale, kClamp, kNumFamilies,
-  kReduce = kNumFamilies
+  kSGD = 0, kAdagrad, kRMSprop, kAdam, kRprop, kTraffic, kTriad, kScale, kClamp,
+  kAxpy, kCopy, kDiagNewton, kNumFamilies,
+  kReduce = kNumFamilies,  // one read-only list (norms, finiteness)
+  kDot                     // two read-only lists
 };
-constexpr int kNumSpecs = kNumFamilies + 1;
+constexpr int kNumSpecs = kNumFamilies + 2;
 
 struct OperandSpec {
   const char* name;        // name of the list argument, e.g. "exp_avgs"
@@ -76,9 +78,15 @@ enum Scalar { FACTOR };
 namespace clamp {
 enum Scalar { LIMIT };
 }  // namespace clamp
+namespace axpy {
+enum Scalar { ALPHA };
+}  // namespace axpy
+namespace diag_newton {
+enum Scalar { LR, MIN_CURVATURE };
+}  // namespace diag_newton
 
 // Reductions over all elements of a list of arrays, each computed per chunk and
 // combined in chunk order, so the result does not depend on the thread count.
-enum Reduction : int { kSumSquares = 0, kMaxAbs, kSumPow, kFiniteProbe, kNumReductions };
+enum Reduction : int { kSumSquares = 0, kMaxAbs, kSumPow, kFiniteProbe, kDotProduct, kNumReductions };
 
 }  // namespace fusedoptim

@@ -25,9 +25,9 @@ inline double sum_lanes(const T* __restrict x, std::size_t n, F f) {
 
 // Sum of (scale * x)^2; scale is 1 except when the caller rescales to avoid overflow.
 template <typename T>
-double sum_squares(const Hyper& h, const void* ptr, std::size_t n) {
+double sum_squares(const Hyper& h, void* const* ptrs, std::size_t n) {
   const double scale = h.s[0];
-  return sum_lanes(static_cast<const T*>(ptr), n, [scale](double v) {
+  return sum_lanes(operand<const T>(ptrs, 0), n, [scale](double v) {
     const double y = v * scale;
     return y * y;
   });
@@ -35,8 +35,8 @@ double sum_squares(const Hyper& h, const void* ptr, std::size_t n) {
 
 // max |x|, NaN if any element is NaN.
 template <typename T>
-double max_abs(const Hyper&, const void* ptr, std::size_t n) {
-  const T* __restrict x = static_cast<const T*>(ptr);
+double max_abs(const Hyper&, void* const* ptrs, std::size_t n) {
+  const T* __restrict x = operand<const T>(ptrs, 0);
   double acc[kLanes] = {};
   std::size_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -49,9 +49,9 @@ double max_abs(const Hyper&, const void* ptr, std::size_t n) {
 
 // Sum of |x|^p for a general p.
 template <typename T>
-double sum_pow(const Hyper& h, const void* ptr, std::size_t n) {
+double sum_pow(const Hyper& h, void* const* ptrs, std::size_t n) {
   const double p = h.s[0];
-  const T* x = static_cast<const T*>(ptr);
+  const T* x = operand<const T>(ptrs, 0);
   double s = 0.0;
   for (std::size_t i = 0; i < n; ++i) s += std::pow(std::fabs(static_cast<double>(x[i])), p);
   return s;
@@ -59,8 +59,25 @@ double sum_pow(const Hyper& h, const void* ptr, std::size_t n) {
 
 // 0 if every element is finite, NaN otherwise (inf * 0 and NaN * 0 are NaN).
 template <typename T>
-double finite_probe(const Hyper&, const void* ptr, std::size_t n) {
-  return sum_lanes(static_cast<const T*>(ptr), n, [](double v) { return v * 0.0; });
+double finite_probe(const Hyper&, void* const* ptrs, std::size_t n) {
+  return sum_lanes(operand<const T>(ptrs, 0), n, [](double v) { return v * 0.0; });
+}
+
+// Sum of x * y over two aligned runs.
+template <typename T>
+double dot_product(const Hyper&, void* const* ptrs, std::size_t n) {
+  const T* __restrict x = operand<const T>(ptrs, 0);
+  const T* __restrict y = operand<const T>(ptrs, 1);
+  double acc[kLanes] = {};
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j)
+      acc[j] += static_cast<double>(x[i + j]) * static_cast<double>(y[i + j]);
+  double tail = 0.0;
+  for (; i < n; ++i) tail += static_cast<double>(x[i]) * static_cast<double>(y[i]);
+  double s = 0.0;
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s + tail;
 }
 
 // In place: x <- factor * x (clip_grad_norm_).
@@ -78,6 +95,39 @@ void clamp_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
   const T hi = static_cast<T>(h.s[clamp::LIMIT]);
   const T lo = -hi;
   for (std::size_t i = 0; i < n; ++i) x[i] = clamp_nan(x[i], lo, hi);
+}
+
+// In place: y <- y + alpha * x.
+template <typename T>
+void axpy_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
+  T* __restrict y = operand<T>(ptrs, 0);
+  const T* __restrict x = operand<const T>(ptrs, 1);
+  const T a = static_cast<T>(h.s[axpy::ALPHA]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = y[i] + a * x[i];
+}
+
+template <typename T>
+void copy_chunk(const Hyper&, void* const* ptrs, std::size_t n) {
+  T* __restrict dst = operand<T>(ptrs, 0);
+  const T* __restrict src = operand<const T>(ptrs, 1);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+// Per-coordinate Newton step: p <- p - lr * g / max(|h|, min_curvature). Negative
+// curvature is taken by its magnitude (the step still descends), tiny curvature is
+// floored (the step stays bounded).
+template <typename T>
+void diag_newton_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
+  T* __restrict p = operand<T>(ptrs, 0);
+  const T* __restrict g = operand<const T>(ptrs, 1);
+  const T* __restrict hd = operand<const T>(ptrs, 2);
+  const T lr = static_cast<T>(h.s[diag_newton::LR]);
+  const T floor = static_cast<T>(h.s[diag_newton::MIN_CURVATURE]);
+  for (std::size_t i = 0; i < n; ++i) {
+    T c = std::fabs(hd[i]);
+    c = c < floor ? floor : c;  // NaN curvature stays NaN
+    p[i] = p[i] - lr * g[i] / c;
+  }
 }
 
 }  // namespace FO_ISA

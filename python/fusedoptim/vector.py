@@ -1,0 +1,74 @@
+"""Vector operations over lists of arrays, each one native call over all arrays
+(threads over chunks of all of them, SIMD): the vector work of the second-order
+methods (L-BFGS's two-loop recursion, conjugate gradients, per-coordinate Newton).
+
+Lists are aligned (same length, each pair of the same shape and dtype); arrays are
+float32 or float64 and C-contiguous; everything is checked before anything changes.
+Sums are accumulated in float64 per chunk and the chunks added in order, so results
+do not depend on the thread count.
+"""
+from __future__ import annotations
+
+import numbers
+
+from . import _native
+
+_SPEC = _native.SPECS
+_R = _native._core.Reduction
+
+
+def _lists(*pairs):
+    out = []
+    for name, value in pairs:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name}: expected a list of arrays, got {type(value).__name__}")
+        out.append(list(value))
+    return out
+
+
+def _real(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    return float(value)
+
+
+def dot(xs, ys) -> float:
+    """sum_i sum(xs[i] * ys[i])."""
+    xs, ys = _lists(("xs", xs), ("ys", ys))
+    return _native._core.reduce(_R.DOT, xs, 1.0, None, ys)
+
+
+def axpy_(alpha, xs, ys) -> None:
+    """ys[i] += alpha * xs[i], in place."""
+    xs, ys = _lists(("xs", xs), ("ys", ys))
+    _native.run([(_SPEC["axpy"]["id"], 0, (_real("alpha", alpha),), [ys, xs], None)])
+
+
+def scale_(xs, alpha) -> None:
+    """xs[i] *= alpha, in place."""
+    (xs,) = _lists(("xs", xs))
+    _native.run([(_SPEC["scale"]["id"], 0, (_real("alpha", alpha),), [xs], None)])
+
+
+def copy_(dst, src) -> None:
+    """dst[i][...] = src[i]."""
+    dst, src = _lists(("dst", dst), ("src", src))
+    _native.run([(_SPEC["copy"]["id"], 0, (), [dst, src], None)])
+
+
+def diag_newton_(params, grads, hess_diags, *, lr=1.0, min_curvature=1e-8) -> None:
+    r"""Per-coordinate Newton step in place:
+    :math:`p \leftarrow p - \eta\, g / \max(|h|, h_{min})` — the optimal step 1/E'' of a
+    diagonal Hessian, with negative curvature taken by its magnitude and tiny curvature
+    floored at ``min_curvature``."""
+    params, grads, hess_diags = _lists(("params", params), ("grads", grads),
+                                       ("hess_diags", hess_diags))
+    lr, floor = _real("lr", lr), _real("min_curvature", min_curvature)
+    if not lr >= 0:
+        raise ValueError(f"lr: must be >= 0, got {lr!r}")
+    if not floor > 0:
+        raise ValueError(f"min_curvature: must be > 0, got {min_curvature!r}")
+    _native.run([(_SPEC["diag_newton"]["id"], 0, (lr, floor), [params, grads, hess_diags], None)])
+
+
+__all__ = ["dot", "axpy_", "scale_", "copy_", "diag_newton_"]
