@@ -4,13 +4,17 @@ One native call updates every array of a parameter group in a single pass over
 memory (OpenMP threads, SIMD chosen at run time), with torch.optim's names,
 keywords, defaults and formulas.
 """
-from . import functional, reference
+from . import data, functional, lr_scheduler, reference, schedules
+from . import losses
 from ._native import build_info, get_num_threads, set_num_threads
+from .clip import all_finite, clip_grad_norm_, clip_grad_value_, global_norm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, Rprop
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Optimizer",
-    "functional", "reference", "build_info", "get_num_threads", "set_num_threads",
+    "data", "functional", "reference", "build_info", "get_num_threads", "set_num_threads",
+    "schedules", "lr_scheduler",
+    "losses", "global_norm", "clip_grad_norm_", "clip_grad_value_", "all_finite",
 ]

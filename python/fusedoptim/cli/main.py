@@ -10,12 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, selfcheck
+from . import bench, demo, paths, selfcheck
+from . import schedules as schedules_cmd
 
 #: subcommand name -> module; the first one is the default when none is given
 COMMANDS = {
     "selfcheck": selfcheck,
     "bench": bench,
+    "demo": demo,
+    "paths": paths,
+    "schedules": schedules_cmd,
 }
 DEFAULT = "selfcheck"
 

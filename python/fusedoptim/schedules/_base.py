@@ -1,0 +1,30 @@
+"""The base class of every schedule: a small object with ``__call__`` rather than a
+closure, so that a schedule pickles (an optimizer's state_dict holding one as ``lr``
+can be saved) and deep-copies; its repr is the call that built it."""
+from __future__ import annotations
+
+
+class Schedule:
+    """``schedule(t)``: the learning rate after t updates (t >= 0).
+
+    Subclasses keep only plain data (numbers, lists, other schedules) in their
+    attributes, so that pickle and copy.deepcopy work on them.
+    """
+
+    _text = "schedule"
+
+    def __call__(self, step):  # pragma: no cover - every schedule defines its own
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def _named(schedule: Schedule, text: str) -> Schedule:
+    """Give the schedule a readable repr: ``cosine_decay_schedule(init_value=0.1, ...)``."""
+    schedule._text = text
+    return schedule
+
+
+def _args(**kw) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kw.items())
