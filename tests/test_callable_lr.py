@@ -74,3 +74,27 @@ def test_bad_schedule_value_changes_nothing():
     assert_unchanged(opt, before)
     with pytest.raises(ValueError, match="lr"):
         fusedoptim.SGD(params, lr=lambda t: float("nan"))
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_callable_lr_resumes_after_load_state_dict(name):
+    sched = lambda t: 0.1 * 0.8 ** t  # noqa: E731
+    rng = np.random.default_rng(4)
+    params = make_params(rng, [(6,), (2, 3)], np.float64)
+    grads = [make_grads(rng, params) for _ in range(10)]
+    opt = getattr(fusedoptim, name)(params, lr=sched)
+    for g in grads[:5]:
+        opt.step(g)
+    sd = opt.state_dict()
+    assert sd["group_updates"] == [5]
+    resumed = [p.copy() for p in params]
+    for g in grads[5:]:
+        opt.step(g)
+    fresh = getattr(fusedoptim, name)(resumed, lr=sched)
+    fresh.load_state_dict(sd)
+    for g in grads[5:]:
+        fresh.step(g)
+    for a, b in zip(params, resumed):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="group_updates"):
+        fresh.load_state_dict(dict(sd, group_updates=[-1]))

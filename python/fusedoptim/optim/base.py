@@ -232,7 +232,9 @@ class Optimizer:
 
     # --------------------------------------------------------------- state_dict
     def state_dict(self) -> dict:
-        """A copy of the state: {"state": {index: {...}}, "param_groups": [...]}, NumPy arrays."""
+        """A copy of the state: {"state": {index: {...}}, "param_groups": [...],
+        "group_updates": [...]}, NumPy arrays. ``group_updates`` counts the steps that
+        updated each group: a callable lr resumes from there after loading."""
         state = {}
         view = self.state
         for i in view:
@@ -245,7 +247,8 @@ class Optimizer:
             if self._keys is not None:
                 g["param_names"] = [self._keys[i] for i in gs.indices]
             groups.append(g)
-        return {"state": state, "param_groups": groups}
+        return {"state": state, "param_groups": groups,
+                "group_updates": [gs.updates for gs in self._groups]}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Load a state_dict (copied): checked completely before anything changes."""
@@ -293,6 +296,14 @@ class Optimizer:
                 else:
                     raise ValueError(f"{what}: {type(self).__name__} keeps no state named {name!r} "
                                      "(a state_dict of another optimizer?)")
+        updates = state_dict.get("group_updates")
+        if updates is None:  # a state_dict without counts (torch's): the largest step count
+            updates = [max([new_steps.get(i, 0) for i in gs.indices] or [0]) for gs in self._groups]
+        elif (not isinstance(updates, (list, tuple)) or len(updates) != len(self._groups)
+              or any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 0
+                     for u in updates)):
+            raise ValueError("state_dict['group_updates']: expected one count >= 0 per param group, "
+                             f"got {updates!r}")
         # Everything checked: replace hyperparameters and state.
         self._version += 1
         for group, ng in zip(self.param_groups, new_groups):
@@ -300,9 +311,10 @@ class Optimizer:
             group.clear()
             group.update(ng)
             group["params"] = params
-        for gs in self._groups:
+        for gs, count in zip(self._groups, updates):
             gs.steps = [0] * len(gs.indices)
             gs.buffers = {}
+            gs.updates = int(count)
         for key, (gs, j, _) in enumerate(flat):
             gs.steps[j] = new_steps.get(key, 0)
         for (key, name), arr in new_bufs.items():
