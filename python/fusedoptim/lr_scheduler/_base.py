@@ -12,6 +12,8 @@ import warnings
 from collections.abc import Mapping
 
 from ..optim.base import Optimizer
+from ..schedules._checks import _rate as rate  # noqa: F401  (re-exported to the schedulers)
+from ..schedules._checks import _real as real
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
@@ -33,23 +35,6 @@ def check_optimizer(optimizer) -> Optimizer:
                             "torch-style schedulers set a number there; give the optimizer a "
                             "numeric lr, or use the callable schedule alone")
     return optimizer
-
-
-def real(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    if math.isnan(v):
-        raise ValueError(f"{name}: must not be NaN")
-    return v
-
-
-def rate(name, value) -> float:
-    """A learning rate or a momentum: finite and >= 0."""
-    v = real(name, value)
-    if not 0.0 <= v < math.inf:
-        raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
-    return v
 
 
 def positive(name, value) -> float:
