@@ -9,6 +9,7 @@ from . import losses
 from ._native import build_info, get_num_threads, set_num_threads
 from .clip import all_finite, clip_grad_norm_, clip_grad_value_, global_norm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, Rprop
+from .second_order import LBFGS, DiagonalNewton, Newton
 
 __version__ = "0.1.0"
 
@@ -17,4 +18,5 @@ __all__ = [
     "data", "functional", "reference", "build_info", "get_num_threads", "set_num_threads",
     "schedules", "lr_scheduler",
     "losses", "global_norm", "clip_grad_norm_", "clip_grad_value_", "all_finite",
+    "Newton", "DiagonalNewton", "LBFGS",
 ]
