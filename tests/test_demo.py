@@ -11,7 +11,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-METHODS = ("GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "Rprop")
+METHODS = ("GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "Rprop", "Newton")
 FUNCTIONS = ("canyon", "rosenbrock", "beale", "saddle")
 DEMO_RUNS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop")
 
@@ -187,8 +187,12 @@ def test_paths_outcomes():
     steps, cell = P.outcome(canyon, P.trace(gd, canyon, 400), 400, 1e-3)
     assert steps is not None and 0 < steps <= 400 and cell == str(steps)
     assert P.outcome(canyon, P.trace(gd, canyon, 5), 5, 1e-3)[1].startswith("did not")
-    steps, _ = P.outcome(saddle, P.trace(P.METHODS[-1], saddle, 200), 200, 1e-3)  # Rprop
+    by_label = {m.label: m for m in P.METHODS}
+    steps, _ = P.outcome(saddle, P.trace(by_label["Rprop"], saddle, 200), 200, 1e-3)
     assert steps is not None
+    # Newton: one step on the quadratic canyon, and damping takes it off the saddle
+    assert P.outcome(canyon, P.trace(by_label["Newton"], canyon, 10), 10, 1e-12)[0] == 1
+    assert P.outcome(saddle, P.trace(by_label["Newton"], saddle, 50), 50, 1e-3)[0] is not None
     wild = P.Function2D(**{**canyon.__dict__, "hyper": {"GD": dict(lr=1.0)}})
     assert P.outcome(wild, P.trace(gd, wild, 1000), 1000, 1e-3)[1].startswith("diverged")
     # analytic gradients and Hessians against finite differences

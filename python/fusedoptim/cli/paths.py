@@ -1,5 +1,5 @@
 """``paths``: the lectures' picture. The paths that gradient descent, momentum,
-Nesterov, Adagrad, RMSprop, Adam and Rprop take on 2-D test functions, drawn
+Nesterov, Adagrad, RMSprop, Adam, Rprop and Newton's method take on 2-D test functions, drawn
 over contour plots, with a table of how many steps each needs.
 
 Each optimizer updates one float64 array of two elements, ``p = [x, y]``, with
@@ -19,9 +19,10 @@ Hyperparameters are chosen per function (torch's defaults otherwise), as one
 would tune them. Output: ``paths_<function>.png`` per function in ``--out``
 (matplotlib) and a table on stdout.
 
-To add a method (Newton's method, once fusedoptim has it), append a
-:class:`Method` to ``METHODS``: ``make(p, fn, hyper)`` returns a function that
-does one step on ``p`` in place; ``fn`` gives ``grad`` and ``hess``.
+Newton's method (fusedoptim.Newton, with the analytic Hessian) is drawn beside
+them. To add a method, append a :class:`Method` to ``METHODS``: ``make(p, fn,
+hyper)`` returns a function that does one step on ``p`` in place; ``fn`` gives
+``grad`` and ``hess``.
 """
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ from typing import Callable
 
 import numpy as np
 
-HELP = ("paths of GD, momentum, Nesterov, Adagrad, RMSprop, Adam and Rprop on 2-D test "
-        "functions: contour plots and a table of steps to the minimum")
+HELP = ("paths of GD, momentum, Nesterov, Adagrad, RMSprop, Adam, Rprop and Newton on 2-D "
+        "test functions: contour plots and a table of steps to the minimum")
 
 STEPS = 1000
 TOL = 1e-3
@@ -153,10 +154,16 @@ def _first_order(name, **fixed):
     return make
 
 
-#: the methods drawn, in the legend's order. The hook for more: Newton's method, once
-#: fusedoptim has it, is one entry whose step uses fn.hess, e.g. the plain form
-#:   Method("Newton", lambda p, fn, hyper: lambda: p.__isub__(
-#:       np.linalg.solve(fn.hess(p), fn.grad(p))), "black")
+def _newton(p, fn, hyper):
+    """fusedoptim.Newton with the analytic Hessian: the full step where H is positive
+    definite, a damped one elsewhere (which is what lets it leave the saddle)."""
+    import fusedoptim
+
+    opt = fusedoptim.Newton([p], **hyper)
+    return lambda: opt.step(lambda: (float(fn.f(*p)), [fn.grad(p)], fn.hess(p)))
+
+
+#: the methods drawn, in the legend's order; one entry per method.
 METHODS = [
     Method("GD", _first_order("SGD"), "tab:blue"),
     Method("Momentum", _first_order("SGD", momentum=0.9), "tab:orange"),
@@ -165,6 +172,7 @@ METHODS = [
     Method("RMSprop", _first_order("RMSprop"), "tab:purple"),
     Method("Adam", _first_order("Adam"), "tab:brown"),
     Method("Rprop", _first_order("Rprop"), "tab:pink"),
+    Method("Newton", _newton, "black"),
 ]
 
 
@@ -282,10 +290,11 @@ def run(args) -> int:
         print(f"{m.label:<10}" + "".join(f"{cells[m.label, fn.name]:>{width}}"
                                          for fn in FUNCTIONS))
     print("\nhyperparameters (GD, Momentum and Nesterov are fusedoptim.SGD, the last two with "
-          "momentum=0.9 unless given; torch's defaults for the rest):")
+          "momentum=0.9 unless given; torch's defaults for the rest; Newton is fusedoptim.Newton):")
     for fn in FUNCTIONS:
         print(f"  {fn.name}: " + "; ".join(
-            f"{m.label} " + ", ".join(f"{k}={v}" for k, v in fn.hyper.get(m.label, {}).items())
+            f"{m.label} " + (", ".join(f"{k}={v}" for k, v in fn.hyper.get(m.label, {}).items())
+                             or "defaults")
             for m in METHODS))
     if plotted:
         print("\ncontour plots: " + ", ".join(pngs))
