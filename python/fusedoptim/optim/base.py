@@ -8,7 +8,6 @@ NumPy twin of the functional layer.
 """
 from __future__ import annotations
 
-import copy
 import operator
 from collections.abc import Mapping
 
@@ -17,6 +16,7 @@ import numpy as np
 from .. import _checks as C
 from .. import _native
 from .. import functional as F
+from . import _groups as G
 from ._fast import FastStep
 from ._state import GroupState, StateView
 
@@ -46,15 +46,9 @@ class Optimizer:
         self._fast = None   # the reusable plan of the last step, see _fast.py
         self._hyper = operator.itemgetter(*self.defaults)
         self._check_hparams(_resolve_lr(self.defaults, 0, "lr"), lambda k: k)
-        if isinstance(params, np.ndarray) or not hasattr(params, "__iter__"):
-            raise TypeError("params: expected a list of arrays, a dict of arrays or a list of "
-                            f"param-group dicts, got {type(params).__name__}")
-        if isinstance(params, Mapping):
+        groups, named = G.split_groups(params)
+        if named:
             self._keys = []
-            groups = [{"params": params}]
-        else:
-            params = list(params)
-            groups = params if params and isinstance(params[0], Mapping) else [{"params": params}]
         for group in groups:
             self.add_param_group(group)
         if self._n == 0:
@@ -67,25 +61,7 @@ class Optimizer:
             raise TypeError("param_group: expected a dict with a 'params' entry")
         group = dict(param_group)
         gi = len(self.param_groups)
-        arrays = group["params"]
-        if isinstance(arrays, Mapping):
-            if self._keys is None:
-                raise TypeError(f"param_groups[{gi}]['params']: this optimizer's params are "
-                                "unnamed; pass a list of arrays")
-            clash = [k for k in arrays if k in self._keys]
-            if clash:
-                raise ValueError(f"param_groups[{gi}]['params']: key {clash[0]!r} is already used")
-            keys, arrays = list(arrays.keys()), list(arrays.values())
-            names = [repr(k) for k in keys]
-        else:
-            if isinstance(arrays, np.ndarray):
-                arrays = [arrays]
-            arrays = list(arrays)
-            if self._keys is not None:
-                raise TypeError(f"param_groups[{gi}]['params']: this optimizer's params are named; "
-                                "pass a dict name -> array")
-            keys = None
-            names = [str(self._n + j) for j in range(len(arrays))]
+        arrays, keys, names = G.group_arrays(group["params"], gi, self._keys, self._n)
         existing = [p for g in self.param_groups for p in g["params"]]
         _native._core.check_params(existing + arrays, [str(i) for i in range(self._n)] + names)
         for k, v in self.defaults.items():
@@ -240,37 +216,17 @@ class Optimizer:
         for i in view:
             state[i] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
                         for k, v in view[i].items()}
-        groups = []
-        for group, gs in zip(self.param_groups, self._groups):
-            g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
-            g["params"] = list(gs.indices)
-            if self._keys is not None:
-                g["param_names"] = [self._keys[i] for i in gs.indices]
-            groups.append(g)
+        groups = G.export_groups(self.param_groups, [gs.indices for gs in self._groups], self._keys)
         return {"state": state, "param_groups": groups,
                 "group_updates": [gs.updates for gs in self._groups]}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Load a state_dict (copied): checked completely before anything changes."""
-        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
-            raise TypeError("state_dict: expected a dict with 'state' and 'param_groups'")
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups):
-            raise ValueError(f"state_dict: has {len(groups)} param groups, this optimizer has "
-                             f"{len(self.param_groups)}")
-        new_groups = []
-        for gi, (g, gs) in enumerate(zip(groups, self._groups)):
-            if len(g.get("params", ())) != len(gs.indices):
-                raise ValueError(f"state_dict: param_groups[{gi}] has {len(g.get('params', ()))} "
-                                 f"params, this optimizer's has {len(gs.indices)}")
-            lacking = [k for k in self.defaults if k not in g]
-            if lacking:
-                raise ValueError(f"state_dict: param_groups[{gi}] lacks {lacking[0]!r}: a state_dict "
-                                 f"of another optimizer than {type(self).__name__}?")
-            ng = {k: copy.deepcopy(v) for k, v in g.items() if k not in ("params", "param_names")}
-            self._check_hparams(_resolve_lr(ng, 0, f"state_dict param_groups[{gi}]['lr']"),
-                                lambda k, gi=gi: f"state_dict param_groups[{gi}][{k!r}]")
-            new_groups.append(ng)
+        new_groups = G.check_loaded_groups(
+            self, state_dict, [len(gs.indices) for gs in self._groups],
+            lambda ng, gi: self._check_hparams(
+                _resolve_lr(ng, 0, f"state_dict param_groups[{gi}]['lr']"),
+                lambda k: f"state_dict param_groups[{gi}][{k!r}]"))
         flat = [(gs, j, p) for group, gs in zip(self.param_groups, self._groups)
                 for j, p in enumerate(group["params"])]
         new_steps = {}
@@ -306,11 +262,7 @@ class Optimizer:
                              f"got {updates!r}")
         # Everything checked: replace hyperparameters and state.
         self._version += 1
-        for group, ng in zip(self.param_groups, new_groups):
-            params = group["params"]
-            group.clear()
-            group.update(ng)
-            group["params"] = params
+        G.replace_hyperparameters(self.param_groups, new_groups)
         for gs, count in zip(self._groups, updates):
             gs.steps = [0] * len(gs.indices)
             gs.buffers = {}
@@ -344,11 +296,7 @@ class Optimizer:
         raise NotImplementedError
 
     def __repr__(self):
-        lines = [f"{type(self).__name__} ("]
-        for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
-            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
-        return "\n".join(lines + [")"])
+        return G.describe(self)
 
 
 def _resolve_lr(group: dict, count: int, label: str) -> dict:

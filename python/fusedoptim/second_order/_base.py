@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _checks as C
 from .. import _native
+from ..optim import _groups as G
 from ..clip import all_finite, global_norm
 
 class _State(dict):
@@ -68,15 +69,9 @@ class ClosureOptimizer:
         self.state = _State(self)
         #: what the last step did: iterations, function_evaluations, grad_norm, reason, ...
         self.info: dict = {}
-        if isinstance(params, np.ndarray) or not hasattr(params, "__iter__"):
-            raise TypeError("params: expected a list of arrays, a dict of arrays or a list of "
-                            f"param-group dicts, got {type(params).__name__}")
-        if isinstance(params, Mapping):
+        groups, named = G.split_groups(params)
+        if named:
             self._keys = []
-            groups = [{"params": params}]
-        else:
-            params = list(params)
-            groups = params if params and isinstance(params[0], Mapping) else [{"params": params}]
         if self._single_group and len(groups) != 1:
             raise ValueError(f"{type(self).__name__} doesn't support per-parameter options "
                              "(parameter groups)")
@@ -94,23 +89,7 @@ class ClosureOptimizer:
                              "(parameter groups)")
         gi = len(self.param_groups)
         group = dict(param_group)
-        arrays = group["params"]
-        keys = None
-        if isinstance(arrays, Mapping):
-            if self._keys is None:
-                raise TypeError(f"param_groups[{gi}]['params']: this optimizer's params are "
-                                "unnamed; pass a list of arrays")
-            keys, arrays = list(arrays.keys()), list(arrays.values())
-            clash = [k for k in keys if k in self._keys]
-            if clash:
-                raise ValueError(f"param_groups[{gi}]['params']: key {clash[0]!r} is already used")
-            names = [repr(k) for k in keys]
-        else:
-            if self._keys is not None:
-                raise TypeError(f"param_groups[{gi}]['params']: this optimizer's params are named; "
-                                "pass a dict name -> array")
-            arrays = [arrays] if isinstance(arrays, np.ndarray) else list(arrays)
-            names = [str(len(self._params) + j) for j in range(len(arrays))]
+        arrays, keys, names = G.group_arrays(group["params"], gi, self._keys, len(self._params))
         # dtype float32/float64, C-contiguous, writeable, no two params sharing memory
         _native._core.check_params(self._params + arrays,
                                    [str(i) for i in range(len(self._params))] + names)
@@ -210,37 +189,19 @@ class ClosureOptimizer:
     # --------------------------------------------------------------- state_dict
     def state_dict(self) -> dict:
         """A deep copy: {"state": {0: {...}}, "param_groups": [{..., "params": [indices]}]}."""
-        groups, start = [], 0
+        indices, start = [], 0
         for group in self.param_groups:
-            g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
-            g["params"] = list(range(start, start + len(group["params"])))
-            if self._keys is not None:
-                g["param_names"] = [self._keys[i] for i in g["params"]]
+            indices.append(range(start, start + len(group["params"])))
             start += len(group["params"])
-            groups.append(g)
+        groups = G.export_groups(self.param_groups, indices, self._keys)
         return {"state": {k: copy.deepcopy(v) for k, v in dict.items(self.state)},
                 "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Load a state_dict (copied), checked completely before anything changes."""
-        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
-            raise TypeError("state_dict: expected a dict with 'state' and 'param_groups'")
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups):
-            raise ValueError(f"state_dict: has {len(groups)} param groups, this optimizer has "
-                             f"{len(self.param_groups)}")
-        new_groups = []
-        for gi, (g, mine) in enumerate(zip(groups, self.param_groups)):
-            if len(g.get("params", ())) != len(mine["params"]):
-                raise ValueError(f"state_dict: param_groups[{gi}] has {len(g.get('params', ()))} "
-                                 f"params, this optimizer's has {len(mine['params'])}")
-            lacking = [k for k in self.defaults if k not in g]
-            if lacking:
-                raise ValueError(f"state_dict: param_groups[{gi}] lacks {lacking[0]!r}: a "
-                                 f"state_dict of another optimizer than {type(self).__name__}?")
-            ng = {k: copy.deepcopy(v) for k, v in g.items() if k not in ("params", "param_names")}
-            self._check_group(ng, lambda k, gi=gi: f"state_dict param_groups[{gi}][{k!r}]")
-            new_groups.append(ng)
+        new_groups = G.check_loaded_groups(
+            self, state_dict, [len(g["params"]) for g in self.param_groups],
+            lambda ng, gi: self._check_group(ng, lambda k: f"state_dict param_groups[{gi}][{k!r}]"))
         new_state = {}
         for key, entry in state_dict["state"].items():
             if isinstance(key, bool) or not isinstance(key, (int, np.integer)) \
@@ -249,11 +210,7 @@ class ClosureOptimizer:
                                  f"(0..{len(self._params) - 1}) with a dict")
             new_state[int(key)] = self._check_state(copy.deepcopy(dict(entry)),
                                                     f"state_dict['state'][{key}]")
-        for group, ng in zip(self.param_groups, new_groups):
-            params = group["params"]
-            group.clear()
-            group.update(ng)
-            group["params"] = params
+        G.replace_hyperparameters(self.param_groups, new_groups)
         dict.clear(self.state)
         dict.update(self.state, new_state)
 
@@ -271,11 +228,7 @@ class ClosureOptimizer:
     _state_names: tuple = ("func_evals", "n_iter")
 
     def __repr__(self):
-        lines = [f"{type(self).__name__} ("]
-        for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
-            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
-        return "\n".join(lines + [")"])
+        return G.describe(self)
 
 
 def check_closure(closure) -> None:
