@@ -157,3 +157,23 @@ def test_state_entries_can_be_replaced_in_place():
     assert np.all(opt.state[0]["exp_avg_sq"] == 2.0)
     with pytest.raises(ValueError, match="exp_avg"):
         opt.state[0]["exp_avg"] = np.zeros(4)
+
+
+@pytest.mark.parametrize("clone", ["pickle", "deepcopy"])
+def test_optimizer_can_be_pickled_and_copied(clone):
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(7)
+    params = make_params(rng, [(4,), (2, 3)], np.float64)
+    opt = fusedoptim.Adam(params, lr=0.1)
+    for _ in range(3):
+        opt.step(make_grads(rng, params))
+    other = pickle.loads(pickle.dumps(opt)) if clone == "pickle" else copy.deepcopy(opt)
+    other_params = [p for g in other.param_groups for p in g["params"]]
+    grads = make_grads(rng, params)
+    opt.step(grads)
+    other.step(grads)
+    for a, b in zip(params, other_params):
+        np.testing.assert_array_equal(a, b)
+    assert other_params[0] is not params[0] and other.state[0]["step"] == 4

@@ -78,6 +78,11 @@ class Optimizer:
         self._groups.append(gs)
         self._version += 1
 
+    def __getstate__(self):
+        # The native plan holds raw pointers: a copy (pickle, deepcopy) makes its own on
+        # its first step.
+        return {**self.__dict__, "_fast": None}
+
     @property
     def state(self) -> StateView:
         """Param index (or key, or the array) -> its state: ``step`` and NumPy buffers."""
