@@ -29,6 +29,14 @@ def _set_momentum(group, use_beta1, momentum) -> None:
         group["momentum"] = momentum
 
 
+def _start_momentum_cycle(optimizer, use_beta1, max_momentums, base_momentums) -> None:
+    """A fresh cycle starts at the maximal momentum; the group keeps both bounds, as torch's."""
+    for m, b, group in zip(max_momentums, base_momentums, optimizer.param_groups):
+        _set_momentum(group, use_beta1, m)
+        group["max_momentum"] = m
+        group["base_momentum"] = b
+
+
 class CyclicLR(LRScheduler):
     r"""Cyclical learning rate (CLR) between ``base_lr`` and ``max_lr``, as torch's.
 
@@ -84,10 +92,7 @@ class CyclicLR(LRScheduler):
             self.base_momentums = base_momentums
             self.max_momentums = max_momentums
             if last_epoch == -1:
-                for m, b, group in zip(max_momentums, base_momentums, optimizer.param_groups):
-                    _set_momentum(group, use_beta1, m)
-                    group["max_momentum"] = m
-                    group["base_momentum"] = b
+                _start_momentum_cycle(optimizer, use_beta1, max_momentums, base_momentums)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -228,10 +233,7 @@ class OneCycleLR(LRScheduler):
         if cycle_momentum:
             self.use_beta1 = use_beta1
             if last_epoch == -1:
-                for m, b, group in zip(max_momentums, base_momentums, optimizer.param_groups):
-                    _set_momentum(group, use_beta1, m)
-                    group["max_momentum"] = m
-                    group["base_momentum"] = b
+                _start_momentum_cycle(optimizer, use_beta1, max_momentums, base_momentums)
         super().__init__(optimizer, last_epoch)
 
     @staticmethod

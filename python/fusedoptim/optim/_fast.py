@@ -69,13 +69,12 @@ class FastStep:
         self.key = opt._fast_key()
         self.plan = _native.Plan(works)
         index = {id(gs): gi for gi, gs in enumerate(opt._groups)}
+        hs = [opt.group_hparams(gi) for gi in range(len(opt._groups))]
         self.works = []
-        self.structures = []
         for (name, _, _), gs in zip(calls, groups):
             gi = index[id(gs)]
-            h = opt.group_hparams(gi)
-            self.works.append(_Work(name, h, gs, opt.param_groups[gi], gi))
-        self.structures = [structure(opt.group_hparams(gi)) for gi in range(len(opt._groups))]
+            self.works.append(_Work(name, hs[gi], gs, opt.param_groups[gi], gi))
+        self.structures = [structure(h) for h in hs]
 
     def refresh(self, opt) -> bool:
         """After a change of hyperparameter values: re-check them and keep the plan if the
