@@ -8,32 +8,39 @@
 namespace fusedoptim {
 namespace FO_ISA {
 
+// Operands: p, g, sum.
 template <typename T, bool MAXIMIZE, bool WD>
-void adagrad_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict p = operand<T>(ptrs, 0);
-  const T* __restrict g = operand<T>(ptrs, 1);
-  T* __restrict sum = operand<T>(ptrs, 2);
-  const T neg_clr = static_cast<T>(-h.s[adagrad::CLR]);
-  const T wd = static_cast<T>(h.s[adagrad::WEIGHT_DECAY]);
-  const T eps = static_cast<T>(h.s[adagrad::EPS]);
-  for (std::size_t i = 0; i < n; ++i) {
-    T gi = MAXIMIZE ? -g[i] : g[i];
-    const T pi = p[i];
-    if (WD) gi = gi + wd * pi;
-    const T s = sum[i] + gi * gi;
-    sum[i] = s;
-    p[i] = pi + neg_clr * gi / (std::sqrt(s) + eps);
-  }
-}
+struct AdagradRule {
+  static constexpr int kOperands = 3;
+  static constexpr unsigned kRead = 0x7u;
+  static constexpr unsigned kWrite = 0x5u;
+  T neg_clr, wd, eps;
 
-template <typename T>
-void adagrad_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  dispatch_bools(
-      [&](auto mx, auto wd) {
-        adagrad_loop<T, decltype(mx)::value, decltype(wd)::value>(h, ptrs, n);
-      },
-      bool(h.flags & adagrad::MAXIMIZE), bool(h.flags & adagrad::WD));
-}
+  explicit AdagradRule(const Hyper& h)
+      : neg_clr(static_cast<T>(-h.s[adagrad::CLR])),
+        wd(static_cast<T>(h.s[adagrad::WEIGHT_DECAY])),
+        eps(static_cast<T>(h.s[adagrad::EPS])) {}
+
+  FO_HD void operator()(T* x) const {
+    T g = MAXIMIZE ? -x[1] : x[1];
+    const T p = x[0];
+    if (WD) g = g + wd * p;
+    const T s = x[2] + g * g;
+    x[2] = s;
+    x[0] = p + neg_clr * g / (fo_sqrt(s) + eps);
+  }
+};
+
+struct AdagradFamily {
+  template <typename T, typename F>
+  static void with_rule(std::uint32_t f, F&& fn) {
+    dispatch_bools(
+        [&](auto mx, auto wd) {
+          fn(RuleTag<AdagradRule<T, decltype(mx)::value, decltype(wd)::value>>{});
+        },
+        bool(f & adagrad::MAXIMIZE), bool(f & adagrad::WD));
+  }
+};
 
 }  // namespace FO_ISA
 }  // namespace fusedoptim

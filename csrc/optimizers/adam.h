@@ -11,58 +11,64 @@
 namespace fusedoptim {
 namespace FO_ISA {
 
+// Operands: p, g, m, v, vmax.
 template <typename T, bool MAXIMIZE, bool WD, bool DECOUPLED, bool AMSGRAD>
-void adam_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict p = operand<T>(ptrs, 0);
-  const T* __restrict g = operand<T>(ptrs, 1);
-  T* __restrict m = operand<T>(ptrs, 2);
-  T* __restrict v = operand<T>(ptrs, 3);
-  T* __restrict vmax = operand<T>(ptrs, 4);
-  const double w = 1.0 - h.s[adam::BETA1];
-  const T w1 = static_cast<T>(w);
-  const T w1_omw = static_cast<T>(1.0 - w);
-  const bool w1_low = std::fabs(w) < 0.5;
-  const T beta2 = static_cast<T>(h.s[adam::BETA2]);
-  const T one_minus_beta2 = static_cast<T>(1.0 - h.s[adam::BETA2]);
-  const T eps = static_cast<T>(h.s[adam::EPS]);
-  const T wd = static_cast<T>(h.s[adam::WEIGHT_DECAY]);
-  const T decay = static_cast<T>(1.0 - h.s[adam::LR] * h.s[adam::WEIGHT_DECAY]);
-  const T neg_step_size = static_cast<T>(-h.s[adam::STEP_SIZE]);
-  const T bc2_sqrt = static_cast<T>(h.s[adam::BIAS_CORRECTION2_SQRT]);
-  for (std::size_t i = 0; i < n; ++i) {
-    T gi = MAXIMIZE ? -g[i] : g[i];
-    T pi = p[i];
+struct AdamRule {
+  static constexpr int kOperands = 5;
+  static constexpr unsigned kRead = AMSGRAD ? 0x1Fu : 0x0Fu;
+  static constexpr unsigned kWrite = AMSGRAD ? 0x1Du : 0x0Du;
+  T w1, w1_omw, beta2, one_minus_beta2, eps, wd, decay, neg_step_size, bc2_sqrt;
+  bool w1_low;
+
+  explicit AdamRule(const Hyper& h) {
+    const double w = 1.0 - h.s[adam::BETA1];
+    w1 = static_cast<T>(w);
+    w1_omw = static_cast<T>(1.0 - w);
+    w1_low = std::fabs(w) < 0.5;
+    beta2 = static_cast<T>(h.s[adam::BETA2]);
+    one_minus_beta2 = static_cast<T>(1.0 - h.s[adam::BETA2]);
+    eps = static_cast<T>(h.s[adam::EPS]);
+    wd = static_cast<T>(h.s[adam::WEIGHT_DECAY]);
+    decay = static_cast<T>(1.0 - h.s[adam::LR] * h.s[adam::WEIGHT_DECAY]);
+    neg_step_size = static_cast<T>(-h.s[adam::STEP_SIZE]);
+    bc2_sqrt = static_cast<T>(h.s[adam::BIAS_CORRECTION2_SQRT]);
+  }
+
+  FO_HD void operator()(T* x) const {
+    T g = MAXIMIZE ? -x[1] : x[1];
+    T p = x[0];
     if (WD) {
       if (DECOUPLED)
-        pi = pi * decay;
+        p = p * decay;
       else
-        gi = gi + wd * pi;
+        g = g + wd * p;
     }
-    const T mi = lerp(m[i], gi, w1, w1_omw, w1_low);
-    const T vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    T vv = vi;
+    const T m = lerp(x[2], g, w1, w1_omw, w1_low);
+    const T v = x[3] * beta2 + one_minus_beta2 * g * g;
+    x[2] = m;
+    x[3] = v;
+    T vv = v;
     if (AMSGRAD) {
-      vv = max_nan(vmax[i], vi);
-      vmax[i] = vv;
+      vv = max_nan(x[4], v);
+      x[4] = vv;
     }
-    const T denom = std::sqrt(vv) / bc2_sqrt + eps;
-    p[i] = pi + neg_step_size * mi / denom;
+    const T denom = fo_sqrt(vv) / bc2_sqrt + eps;
+    x[0] = p + neg_step_size * m / denom;
   }
-}
+};
 
-template <typename T>
-void adam_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  const std::uint32_t f = h.flags;
-  dispatch_bools(
-      [&](auto mx, auto wd, auto dec, auto ams) {
-        adam_loop<T, decltype(mx)::value, decltype(wd)::value, decltype(dec)::value,
-                  decltype(ams)::value>(h, ptrs, n);
-      },
-      bool(f & adam::MAXIMIZE), bool(f & adam::WD), bool(f & adam::DECOUPLED),
-      bool(f & adam::AMSGRAD));
-}
+struct AdamFamily {
+  template <typename T, typename F>
+  static void with_rule(std::uint32_t f, F&& fn) {
+    dispatch_bools(
+        [&](auto mx, auto wd, auto dec, auto ams) {
+          fn(RuleTag<AdamRule<T, decltype(mx)::value, decltype(wd)::value, decltype(dec)::value,
+                              decltype(ams)::value>>{});
+        },
+        bool(f & adam::MAXIMIZE), bool(f & adam::WD), bool(f & adam::DECOUPLED),
+        bool(f & adam::AMSGRAD));
+  }
+};
 
 }  // namespace FO_ISA
 }  // namespace fusedoptim

@@ -9,57 +9,63 @@
 namespace fusedoptim {
 namespace FO_ISA {
 
+// Operands: p, g, square_avg, momentum buffer (with momentum), grad_avg (centered).
 template <typename T, bool MAXIMIZE, bool WD, bool MOM, bool CENTERED>
-void rmsprop_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict p = operand<T>(ptrs, 0);
-  const T* __restrict g = operand<T>(ptrs, 1);
-  T* __restrict sq = operand<T>(ptrs, 2);
-  T* __restrict buf = operand<T>(ptrs, 3);
-  T* __restrict gavg = operand<T>(ptrs, 4);
-  const T neg_lr = static_cast<T>(-h.s[rmsprop::LR]);
-  const T alpha = static_cast<T>(h.s[rmsprop::ALPHA]);
-  const double w = 1.0 - h.s[rmsprop::ALPHA];
-  const T one_minus_alpha = static_cast<T>(w);
-  const T lerp_omw = static_cast<T>(1.0 - w);
-  const bool lerp_low = std::fabs(w) < 0.5;
-  const T eps = static_cast<T>(h.s[rmsprop::EPS]);
-  const T wd = static_cast<T>(h.s[rmsprop::WEIGHT_DECAY]);
-  const T momentum = static_cast<T>(h.s[rmsprop::MOMENTUM]);
-  for (std::size_t i = 0; i < n; ++i) {
-    T gi = MAXIMIZE ? -g[i] : g[i];
-    const T pi = p[i];
-    if (WD) gi = gi + wd * pi;
-    const T v = sq[i] * alpha + one_minus_alpha * gi * gi;
-    sq[i] = v;
+struct RmspropRule {
+  static constexpr int kOperands = 5;
+  static constexpr unsigned kRead = 0x7u | (MOM ? 0x8u : 0u) | (CENTERED ? 0x10u : 0u);
+  static constexpr unsigned kWrite = kRead & ~0x2u;
+  T neg_lr, alpha, one_minus_alpha, lerp_omw, eps, wd, momentum;
+  bool lerp_low;
+
+  explicit RmspropRule(const Hyper& h) {
+    const double w = 1.0 - h.s[rmsprop::ALPHA];
+    neg_lr = static_cast<T>(-h.s[rmsprop::LR]);
+    alpha = static_cast<T>(h.s[rmsprop::ALPHA]);
+    one_minus_alpha = static_cast<T>(w);
+    lerp_omw = static_cast<T>(1.0 - w);
+    lerp_low = std::fabs(w) < 0.5;
+    eps = static_cast<T>(h.s[rmsprop::EPS]);
+    wd = static_cast<T>(h.s[rmsprop::WEIGHT_DECAY]);
+    momentum = static_cast<T>(h.s[rmsprop::MOMENTUM]);
+  }
+
+  FO_HD void operator()(T* x) const {
+    T g = MAXIMIZE ? -x[1] : x[1];
+    const T p = x[0];
+    if (WD) g = g + wd * p;
+    const T v = x[2] * alpha + one_minus_alpha * g * g;
+    x[2] = v;
     T avg;
     if (CENTERED) {
-      const T m = lerp(gavg[i], gi, one_minus_alpha, lerp_omw, lerp_low);
-      gavg[i] = m;
-      avg = std::sqrt(v + T(-1) * m * m) + eps;
+      const T m = lerp(x[4], g, one_minus_alpha, lerp_omw, lerp_low);
+      x[4] = m;
+      avg = fo_sqrt(v + T(-1) * m * m) + eps;
     } else {
-      avg = std::sqrt(v) + eps;
+      avg = fo_sqrt(v) + eps;
     }
     if (MOM) {
-      const T b = buf[i] * momentum + gi / avg;
-      buf[i] = b;
-      p[i] = pi + neg_lr * b;
+      const T b = x[3] * momentum + g / avg;
+      x[3] = b;
+      x[0] = p + neg_lr * b;
     } else {
-      p[i] = pi + neg_lr * gi / avg;
+      x[0] = p + neg_lr * g / avg;
     }
   }
-}
+};
 
-template <typename T>
-void rmsprop_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  const std::uint32_t f = h.flags;
-  dispatch_bools(
-      [&](auto mx, auto wd, auto mom, auto cen) {
-        rmsprop_loop<T, decltype(mx)::value, decltype(wd)::value, decltype(mom)::value,
-                     decltype(cen)::value>(h, ptrs, n);
-      },
-      bool(f & rmsprop::MAXIMIZE), bool(f & rmsprop::WD), bool(f & rmsprop::USE_MOMENTUM),
-      bool(f & rmsprop::CENTERED));
-}
+struct RmspropFamily {
+  template <typename T, typename F>
+  static void with_rule(std::uint32_t f, F&& fn) {
+    dispatch_bools(
+        [&](auto mx, auto wd, auto mom, auto cen) {
+          fn(RuleTag<RmspropRule<T, decltype(mx)::value, decltype(wd)::value,
+                                 decltype(mom)::value, decltype(cen)::value>>{});
+        },
+        bool(f & rmsprop::MAXIMIZE), bool(f & rmsprop::WD), bool(f & rmsprop::USE_MOMENTUM),
+        bool(f & rmsprop::CENTERED));
+  }
+};
 
 }  // namespace FO_ISA
 }  // namespace fusedoptim

@@ -10,36 +10,42 @@
 namespace fusedoptim {
 namespace FO_ISA {
 
+// Operands: p, g, prev, step_size.
 template <typename T, bool MAXIMIZE>
-void rprop_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict p = operand<T>(ptrs, 0);
-  const T* __restrict g = operand<T>(ptrs, 1);
-  T* __restrict prev = operand<T>(ptrs, 2);
-  T* __restrict step = operand<T>(ptrs, 3);
-  const T etaminus = static_cast<T>(h.s[rprop::ETAMINUS]);
-  const T etaplus = static_cast<T>(h.s[rprop::ETAPLUS]);
-  const T lo = static_cast<T>(h.s[rprop::STEP_SIZE_MIN]);
-  const T hi = static_cast<T>(h.s[rprop::STEP_SIZE_MAX]);
-  for (std::size_t i = 0; i < n; ++i) {
-    const T gi = MAXIMIZE ? -g[i] : g[i];
-    const T prod = gi * prev[i];
+struct RpropRule {
+  static constexpr int kOperands = 4;
+  static constexpr unsigned kRead = 0xFu;
+  static constexpr unsigned kWrite = 0xDu;
+  T etaminus, etaplus, lo, hi;
+
+  explicit RpropRule(const Hyper& h)
+      : etaminus(static_cast<T>(h.s[rprop::ETAMINUS])),
+        etaplus(static_cast<T>(h.s[rprop::ETAPLUS])),
+        lo(static_cast<T>(h.s[rprop::STEP_SIZE_MIN])),
+        hi(static_cast<T>(h.s[rprop::STEP_SIZE_MAX])) {}
+
+  FO_HD void operator()(T* x) const {
+    const T g = MAXIMIZE ? -x[1] : x[1];
+    const T prod = g * x[2];
     // NaN products keep NaN, as torch's masked assignments leave them.
     T eta = prod == T(0) ? T(1) : prod;
     eta = prod > T(0) ? etaplus : eta;
     eta = prod < T(0) ? etaminus : eta;
-    const T s = clamp_nan(step[i] * eta, lo, hi);
-    const T gz = (eta == etaminus) ? T(0) : gi;
-    step[i] = s;
-    prev[i] = gz;
-    p[i] = p[i] + T(-1) * sign(gz) * s;
+    const T s = clamp_nan(x[3] * eta, lo, hi);
+    const T gz = (eta == etaminus) ? T(0) : g;
+    x[3] = s;
+    x[2] = gz;
+    x[0] = x[0] + T(-1) * sign(gz) * s;
   }
-}
+};
 
-template <typename T>
-void rprop_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  dispatch_bools([&](auto mx) { rprop_loop<T, decltype(mx)::value>(h, ptrs, n); },
-                 bool(h.flags & rprop::MAXIMIZE));
-}
+struct RpropFamily {
+  template <typename T, typename F>
+  static void with_rule(std::uint32_t f, F&& fn) {
+    dispatch_bools([&](auto mx) { fn(RuleTag<RpropRule<T, decltype(mx)::value>>{}); },
+                   bool(f & rprop::MAXIMIZE));
+  }
+};
 
 }  // namespace FO_ISA
 }  // namespace fusedoptim

@@ -9,39 +9,45 @@
 namespace fusedoptim {
 namespace FO_ISA {
 
+// Operands: p, g, momentum buffer (read unless on the first step; untouched without momentum).
 template <typename T, bool MAXIMIZE, bool WD, bool MOM, bool FIRST, bool NESTEROV>
-void sgd_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict p = operand<T>(ptrs, 0);
-  const T* __restrict g = operand<T>(ptrs, 1);
-  T* __restrict buf = operand<T>(ptrs, 2);
-  const T neg_lr = static_cast<T>(-h.s[sgd::LR]);
-  const T momentum = static_cast<T>(h.s[sgd::MOMENTUM]);
-  const T one_minus_dampening = static_cast<T>(1.0 - h.s[sgd::DAMPENING]);
-  const T wd = static_cast<T>(h.s[sgd::WEIGHT_DECAY]);
-  for (std::size_t i = 0; i < n; ++i) {
-    T gi = MAXIMIZE ? -g[i] : g[i];
-    const T pi = p[i];
-    if (WD) gi = gi + wd * pi;
-    if (MOM) {
-      const T b = FIRST ? gi : buf[i] * momentum + one_minus_dampening * gi;
-      buf[i] = b;
-      gi = NESTEROV ? gi + momentum * b : b;
-    }
-    p[i] = pi + neg_lr * gi;
-  }
-}
+struct SgdRule {
+  static constexpr int kOperands = 3;
+  static constexpr unsigned kRead = MOM && !FIRST ? 0x7u : 0x3u;
+  static constexpr unsigned kWrite = MOM ? 0x5u : 0x1u;
+  T neg_lr, momentum, one_minus_dampening, wd;
 
-template <typename T>
-void sgd_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  const std::uint32_t f = h.flags;
-  dispatch_bools(
-      [&](auto mx, auto wd, auto mom, auto first, auto nest) {
-        sgd_loop<T, decltype(mx)::value, decltype(wd)::value, decltype(mom)::value,
-                 decltype(first)::value, decltype(nest)::value>(h, ptrs, n);
-      },
-      bool(f & sgd::MAXIMIZE), bool(f & sgd::WD), bool(f & sgd::USE_MOMENTUM),
-      bool(f & sgd::FIRST_STEP), bool(f & sgd::NESTEROV));
-}
+  explicit SgdRule(const Hyper& h)
+      : neg_lr(static_cast<T>(-h.s[sgd::LR])),
+        momentum(static_cast<T>(h.s[sgd::MOMENTUM])),
+        one_minus_dampening(static_cast<T>(1.0 - h.s[sgd::DAMPENING])),
+        wd(static_cast<T>(h.s[sgd::WEIGHT_DECAY])) {}
+
+  FO_HD void operator()(T* x) const {
+    T g = MAXIMIZE ? -x[1] : x[1];
+    const T p = x[0];
+    if (WD) g = g + wd * p;
+    if (MOM) {
+      const T b = FIRST ? g : x[2] * momentum + one_minus_dampening * g;
+      x[2] = b;
+      g = NESTEROV ? g + momentum * b : b;
+    }
+    x[0] = p + neg_lr * g;
+  }
+};
+
+struct SgdFamily {
+  template <typename T, typename F>
+  static void with_rule(std::uint32_t f, F&& fn) {
+    dispatch_bools(
+        [&](auto mx, auto wd, auto mom, auto first, auto nest) {
+          fn(RuleTag<SgdRule<T, decltype(mx)::value, decltype(wd)::value, decltype(mom)::value,
+                             decltype(first)::value, decltype(nest)::value>>{});
+        },
+        bool(f & sgd::MAXIMIZE), bool(f & sgd::WD), bool(f & sgd::USE_MOMENTUM),
+        bool(f & sgd::FIRST_STEP), bool(f & sgd::NESTEROV));
+  }
+};
 
 }  // namespace FO_ISA
 }  // namespace fusedoptim

@@ -1,5 +1,6 @@
 // Not optimizers: the benchmark's roofline kernels, run by the same engine (same
-// chunks, threads and ISA) as the optimizers they are compared with.
+// chunks, threads and ISA, or the same CUDA launcher) as the optimizers they are
+// compared with.
 //   traffic: reads p, g and up to three state buffers, writes p and the buffers,
 //            with one multiply-add each: the memory traffic of an optimizer step
 //            with nothing of its arithmetic.
@@ -10,41 +11,45 @@
 namespace fusedoptim {
 namespace FO_ISA {
 
+// Operands: p, g, state1..3.
 template <typename T, bool S1, bool S2, bool S3>
-void traffic_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict p = operand<T>(ptrs, 0);
-  const T* __restrict g = operand<T>(ptrs, 1);
-  T* __restrict a = operand<T>(ptrs, 2);
-  T* __restrict b = operand<T>(ptrs, 3);
-  T* __restrict c = operand<T>(ptrs, 4);
-  const T s = static_cast<T>(h.s[traffic::SCALE]);
-  for (std::size_t i = 0; i < n; ++i) {
-    const T x = s * g[i];
-    p[i] = p[i] + x;
-    if (S1) a[i] = a[i] + x;
-    if (S2) b[i] = b[i] + x;
-    if (S3) c[i] = c[i] + x;
+struct TrafficRule {
+  static constexpr int kOperands = 5;
+  static constexpr unsigned kRead = 0x3u | (S1 ? 0x4u : 0u) | (S2 ? 0x8u : 0u) | (S3 ? 0x10u : 0u);
+  static constexpr unsigned kWrite = kRead & ~0x2u;
+  T s;
+  explicit TrafficRule(const Hyper& h) : s(static_cast<T>(h.s[traffic::SCALE])) {}
+  FO_HD void operator()(T* x) const {
+    const T d = s * x[1];
+    x[0] = x[0] + d;
+    if (S1) x[2] = x[2] + d;
+    if (S2) x[3] = x[3] + d;
+    if (S3) x[4] = x[4] + d;
   }
-}
+};
 
-template <typename T>
-void traffic_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  const std::uint32_t f = h.flags;
-  dispatch_bools(
-      [&](auto s1, auto s2, auto s3) {
-        traffic_loop<T, decltype(s1)::value, decltype(s2)::value, decltype(s3)::value>(h, ptrs, n);
-      },
-      bool(f & traffic::STATE1), bool(f & traffic::STATE2), bool(f & traffic::STATE3));
-}
+struct TrafficFamily {
+  template <typename T, typename F>
+  static void with_rule(std::uint32_t f, F&& fn) {
+    dispatch_bools(
+        [&](auto s1, auto s2, auto s3) {
+          fn(RuleTag<TrafficRule<T, decltype(s1)::value, decltype(s2)::value,
+                                 decltype(s3)::value>>{});
+        },
+        bool(f & traffic::STATE1), bool(f & traffic::STATE2), bool(f & traffic::STATE3));
+  }
+};
 
+// Operands: a (written), b, c.
 template <typename T>
-void triad_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict a = operand<T>(ptrs, 0);
-  const T* __restrict b = operand<T>(ptrs, 1);
-  const T* __restrict c = operand<T>(ptrs, 2);
-  const T s = static_cast<T>(h.s[triad::SCALE]);
-  for (std::size_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
-}
+struct TriadRule {
+  static constexpr int kOperands = 3;
+  static constexpr unsigned kRead = 0x6u;
+  static constexpr unsigned kWrite = 0x1u;
+  T s;
+  explicit TriadRule(const Hyper& h) : s(static_cast<T>(h.s[triad::SCALE])) {}
+  FO_HD void operator()(T* x) const { x[0] = x[1] + s * x[2]; }
+};
 
 }  // namespace FO_ISA
 }  // namespace fusedoptim

@@ -80,55 +80,5 @@ double dot_product(const Hyper&, void* const* ptrs, std::size_t n) {
   return s + tail;
 }
 
-// In place: x <- factor * x (clip_grad_norm_).
-template <typename T>
-void scale_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict x = operand<T>(ptrs, 0);
-  const T f = static_cast<T>(h.s[scale::FACTOR]);
-  for (std::size_t i = 0; i < n; ++i) x[i] = x[i] * f;
-}
-
-// In place: x <- clamp(x, -limit, limit), NaN kept (clip_grad_value_).
-template <typename T>
-void clamp_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict x = operand<T>(ptrs, 0);
-  const T hi = static_cast<T>(h.s[clamp::LIMIT]);
-  const T lo = -hi;
-  for (std::size_t i = 0; i < n; ++i) x[i] = clamp_nan(x[i], lo, hi);
-}
-
-// In place: y <- y + alpha * x.
-template <typename T>
-void axpy_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict y = operand<T>(ptrs, 0);
-  const T* __restrict x = operand<const T>(ptrs, 1);
-  const T a = static_cast<T>(h.s[axpy::ALPHA]);
-  for (std::size_t i = 0; i < n; ++i) y[i] = y[i] + a * x[i];
-}
-
-template <typename T>
-void copy_chunk(const Hyper&, void* const* ptrs, std::size_t n) {
-  T* __restrict dst = operand<T>(ptrs, 0);
-  const T* __restrict src = operand<const T>(ptrs, 1);
-  for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
-}
-
-// Per-coordinate Newton step: p <- p - lr * g / max(|h|, min_curvature). Negative
-// curvature is taken by its magnitude (the step still descends), tiny curvature is
-// floored (the step stays bounded).
-template <typename T>
-void diag_newton_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
-  T* __restrict p = operand<T>(ptrs, 0);
-  const T* __restrict g = operand<const T>(ptrs, 1);
-  const T* __restrict hd = operand<const T>(ptrs, 2);
-  const T lr = static_cast<T>(h.s[diag_newton::LR]);
-  const T floor = static_cast<T>(h.s[diag_newton::MIN_CURVATURE]);
-  for (std::size_t i = 0; i < n; ++i) {
-    T c = std::fabs(hd[i]);
-    c = c < floor ? floor : c;  // NaN curvature stays NaN
-    p[i] = p[i] - lr * g[i] / c;
-  }
-}
-
 }  // namespace FO_ISA
 }  // namespace fusedoptim
