@@ -10,62 +10,105 @@ std::string Label::str() const {
   return std::string(operand) + "[" + idx + "]";
 }
 
-std::string shape_str(const py::array& a) {
+std::string shape_str(const ArrayView& a) {
   std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+  for (int i = 0; i < a.ndim; ++i) {
     if (i) s += ", ";
-    s += std::to_string(a.shape(i));
+    s += std::to_string(a.shape[i]);
   }
-  if (a.ndim() == 1) s += ",";
+  if (a.ndim == 1) s += ",";
   return s + ")";
 }
 
-std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
-
-py::array as_ndarray(py::handle h, const Label& what) {
-  if (!py::isinstance<py::array>(h))
-    throw py::type_error(what.str() + ": expected a numpy.ndarray, got " +
-                         std::string(py::str(py::type::handle_of(h).attr("__name__"))));
-  return py::reinterpret_borrow<py::array>(h);
+std::string dtype_str(const ArrayView& a) {
+  if (a.device < 0) return py::str(a.dtype_desc).cast<std::string>();
+  // A typestr such as "<f4": said as NumPy would say it.
+  try {
+    return py::str(py::module_::import("numpy").attr("dtype")(a.dtype_desc)).cast<std::string>();
+  } catch (const py::error_already_set&) {
+    return py::str(a.dtype_desc).cast<std::string>();
+  }
 }
 
-DType float_dtype(const py::array& a, const Label& what) {
+bool has_cuda_array_interface(py::handle h) {
+  return PyObject_HasAttrString(reinterpret_cast<PyObject*>(Py_TYPE(h.ptr())),
+                                "__cuda_array_interface__") == 1;
+}
+
+ArrayView numpy_view(const py::array& a) {
+  using py::detail::npy_api;
+  ArrayView v;
+  v.obj = a;
+  v.data = const_cast<void*>(a.data());
+  v.ndim = static_cast<int>(a.ndim());
+  v.shape = a.shape();
+  v.numel = static_cast<std::size_t>(a.size());
   const py::dtype dt = a.dtype();
+  v.itemsize = static_cast<std::size_t>(dt.itemsize());
+  v.kind = dt.kind();
   const char order = dt.byteorder();
-  const bool native = order == '=' || order == '|' ||
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-                      order == '>';
+  v.native_order = order == '=' || order == '|' || order == '>';
 #else
-                      order == '<';
+  v.native_order = order == '=' || order == '|' || order == '<';
 #endif
-  if (dt.kind() == 'f' && native && dt.itemsize() == 4) return DType::F32;
-  if (dt.kind() == 'f' && native && dt.itemsize() == 8) return DType::F64;
+  const int flags = a.flags();
+  v.c_contiguous = flags & py::array::c_style;
+  v.aligned = flags & npy_api::NPY_ARRAY_ALIGNED_;
+  v.writeable = flags & npy_api::NPY_ARRAY_WRITEABLE_;
+  v.dtype_desc = dt;
+  return v;
+}
+
+namespace {
+
+ArrayView host_view(py::handle h, const Label& what) {
+  if (!py::isinstance<py::array>(h)) {
+    const std::string type = py::str(py::type::handle_of(h).attr("__name__"));
+    if (has_cuda_array_interface(h))
+      throw py::type_error(what.str() + ": " + type +
+                           " is a CUDA device array among host (NumPy) arrays; every array of "
+                           "one call must be on the same side");
+    throw py::type_error(what.str() + ": expected a numpy.ndarray, got " + type);
+  }
+  return numpy_view(py::reinterpret_borrow<py::array>(h));
+}
+
+}  // namespace
+
+const ArrayKind kHostArrays{"host (NumPy)", &host_view, "np.ascontiguousarray"};
+
+DType float_dtype(const ArrayView& a, const Label& what) {
+  if (a.kind == 'f' && a.native_order && a.itemsize == 4) return DType::F32;
+  if (a.kind == 'f' && a.native_order && a.itemsize == 8) return DType::F64;
   throw py::type_error(what.str() + ": dtype " + dtype_str(a) +
                        " is not supported; use float32 or float64 (native byte order)");
 }
 
-void check_layout(const py::array& a, const Label& what, bool written) {
-  const int flags = a.flags();
-  if (!(flags & py::array::c_style))
+void check_layout(const ArrayView& a, const Label& what, bool written, const ArrayKind& kind) {
+  if (!a.c_contiguous)
     throw py::value_error(what.str() + ": array is not C-contiguous; fusedoptim never copies the "
-                                 "arrays it works on (use np.ascontiguousarray before creating "
-                                 "the optimizer)");
-  if (!(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-    throw py::value_error(what.str() + ": array data is not aligned to its dtype");
-  if (written && !(flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
+                                 "arrays it works on (use " + std::string(kind.contiguous_hint) +
+                          " before creating the optimizer)");
+  if (!a.aligned) throw py::value_error(what.str() + ": array data is not aligned to its dtype");
+  if (written && !a.writeable)
     throw py::value_error(what.str() + ": array is read-only but must be updated in place");
 }
 
-void check_matches(const py::array& a, const Label& what, const py::array& param,
+void check_matches(const ArrayView& a, const Label& what, const ArrayView& param,
                    DType param_dtype) {
   if (float_dtype(a, what) != param_dtype)
     throw py::type_error(what.str() + ": dtype " + dtype_str(a) + " does not match its param's dtype " +
                          dtype_str(param));
-  bool same = a.ndim() == param.ndim();
-  for (py::ssize_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == param.shape(i);
+  bool same = a.ndim == param.ndim;
+  for (int i = 0; same && i < a.ndim; ++i) same = a.shape[i] == param.shape[i];
   if (!same)
     throw py::value_error(what.str() + ": shape " + shape_str(a) + " does not match its param's shape " +
                           shape_str(param));
+  if (a.device != param.device)
+    throw py::value_error(what.str() + ": on CUDA device " + std::to_string(a.device) +
+                          " but its param is on device " + std::to_string(param.device) +
+                          "; every array of one call must be on one device");
 }
 
 }  // namespace fusedoptim

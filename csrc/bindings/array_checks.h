@@ -1,11 +1,15 @@
-// Checks on NumPy arrays handed to the kernels. Nothing here converts or copies:
+// Checks on the arrays handed to the kernels. Nothing here converts or copies:
 // an array that is not exactly what the kernel needs is rejected with a message
 // that names it (e.g. "grads[3]") and the problem.
+//
+// Host (NumPy) arrays and device arrays (__cuda_array_interface__) are both read
+// into an ArrayView, so every check is written once for both.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 namespace fusedoptim {
 namespace py = pybind11;
@@ -22,20 +26,50 @@ struct Label {
   std::string str() const;
 };
 
-std::string shape_str(const py::array& a);
-std::string dtype_str(const py::array& a);
+// What the checks need to know of one array.
+struct ArrayView {
+  py::object obj;        // the array (kept alive while the view is used)
+  void* data = nullptr;
+  int ndim = 0;
+  const py::ssize_t* shape = nullptr;  // ndim entries
+  std::vector<py::ssize_t> shape_store;  // owns `shape` where the array does not
+  std::size_t numel = 0;
+  std::size_t itemsize = 0;
+  char kind = 0;            // dtype kind: 'f', 'i', ...
+  bool native_order = true;
+  bool c_contiguous = false;
+  bool aligned = false;
+  bool writeable = false;
+  int device = -1;          // CUDA device ordinal; -1 for host memory
+  py::object dtype_desc;    // the dtype (NumPy) or typestr (device), for messages
+  std::size_t nbytes() const { return numel * itemsize; }
+};
 
-// Returns the array behind h or throws TypeError: `what` names it in the message.
-py::array as_ndarray(py::handle h, const Label& what);
+// How arrays of one kind (host or device) are read and what a user is told to do
+// with an array of the other kind.
+struct ArrayKind {
+  const char* name;  // "host (NumPy)" or "CUDA device"
+  // The view of h, or TypeError naming `what` when h is not an array of this kind.
+  ArrayView (*view)(py::handle h, const Label& what);
+  const char* contiguous_hint;  // how to get a C-contiguous array of this kind
+};
+
+extern const ArrayKind kHostArrays;
+
+std::string shape_str(const ArrayView& a);
+std::string dtype_str(const ArrayView& a);
+bool has_cuda_array_interface(py::handle h);
+
+ArrayView numpy_view(const py::array& a);
 
 // float32 or float64 in native byte order, else TypeError.
-DType float_dtype(const py::array& a, const Label& what);
+DType float_dtype(const ArrayView& a, const Label& what);
 
 // C-contiguous, aligned and, when `written`, writeable; else ValueError.
-void check_layout(const py::array& a, const Label& what, bool written);
+void check_layout(const ArrayView& a, const Label& what, bool written, const ArrayKind& kind);
 
-// Same dtype and shape as the param it belongs to; else TypeError / ValueError.
-void check_matches(const py::array& a, const Label& what, const py::array& param,
+// Same dtype, shape and device as the param it belongs to; else TypeError / ValueError.
+void check_matches(const ArrayView& a, const Label& what, const ArrayView& param,
                    DType param_dtype);
 
 }  // namespace fusedoptim

@@ -41,9 +41,10 @@ void bind_losses(py::module_& m) {
       "softmax_xent",
       [](const py::array& logits, const py::array& targets, double grad_scale) {
         const Label lz{"logits", nullptr, Label::kWhole}, ly{"targets", nullptr, Label::kWhole};
-        const DType dt = float_dtype(logits, lz);
-        check_layout(logits, lz, false);
-        check_layout(targets, ly, false);
+        const ArrayView vz = numpy_view(logits), vy = numpy_view(targets);
+        const DType dt = float_dtype(vz, lz);
+        check_layout(vz, lz, false, kHostArrays);
+        check_layout(vy, ly, false, kHostArrays);
         if (logits.ndim() != 2) throw py::value_error("logits: expected shape (N, C)");
         const bool labels = targets.ndim() == 1;
         if (labels) {
@@ -51,7 +52,7 @@ void bind_losses(py::module_& m) {
             throw py::type_error("targets: labels must be int64 here");
           if (targets.shape(0) != logits.shape(0)) throw py::value_error("targets: wrong length");
         } else {
-          check_matches(targets, ly, logits, dt);
+          check_matches(vy, ly, vz, dt);
         }
         return dt == DType::F32 ? run<float>(logits, targets, grad_scale)
                                 : run<double>(logits, targets, grad_scale);

@@ -31,6 +31,7 @@ class Plan {
  public:
   explicit Plan(const py::list& works) : p_(parse_all(works)), table_(&active_table()) {
     check_appliable(p_);
+    bind_cpu_kernels(p_.launches);
     for (std::size_t w = 0; w < works.size(); ++w) {
       py::tuple work = works[w].cast<py::tuple>();
       py::list params = py::reinterpret_borrow<py::sequence>(work[3])[0].cast<py::list>();

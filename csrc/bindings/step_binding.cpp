@@ -4,6 +4,7 @@
 
 #include "bindings/bindings.h"
 #include "bindings/work_parse.h"
+#include "engine/dispatch.h"
 #include "engine/parallel.h"
 
 namespace fusedoptim {
@@ -14,6 +15,7 @@ void bind_step(py::module_& m) {
       [](const py::list& works) {
         Parsed p = parse_all(works);
         check_appliable(p);
+        bind_cpu_kernels(p.launches);
         const int threads = get_num_threads();
         py::gil_scoped_release release;
         multi_tensor_apply(p.launches, threads);
@@ -26,16 +28,7 @@ void bind_step(py::module_& m) {
   m.def(
       "check_params",
       [](const py::sequence& arrays, const py::object& names) {
-        Parsed p;
-        for (std::size_t i = 0; i < py::len(arrays); ++i) {
-          const Label what{"params", &names, i};
-          const py::array a = as_ndarray(arrays[i], what);
-          float_dtype(a, what);
-          check_layout(a, what, true);
-          const auto lo = reinterpret_cast<std::uintptr_t>(a.data());
-          if (a.nbytes() > 0) p.written.push_back({lo, lo + a.nbytes(), what});
-        }
-        check_overlaps(p);
+        check_params(arrays, names, kHostArrays);
       },
       py::arg("arrays"), py::arg("names") = py::none(),
       "Check arrays an optimizer will update in place: float32/float64, C-contiguous, "

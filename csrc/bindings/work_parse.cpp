@@ -8,9 +8,7 @@
 
 #include "bindings/array_checks.h"
 #include "bindings/work_parse.h"
-#include "engine/dispatch.h"
 #include "engine/multi_tensor.h"
-#include "engine/parallel.h"
 
 namespace fusedoptim {
 namespace {
@@ -22,7 +20,7 @@ py::sequence as_list(py::handle h, const std::string& what) {
   return py::reinterpret_borrow<py::sequence>(h);
 }
 
-void parse_work(py::handle work_h, std::size_t work_index, Parsed& out) {
+void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind, Parsed& out) {
   const std::string wname = "work " + std::to_string(work_index);
   if (!py::isinstance<py::tuple>(work_h) || py::len(work_h) != 5)
     throw py::type_error(wname + ": expected a tuple (family, flags, scalars, operands, names)");
@@ -68,50 +66,57 @@ void parse_work(py::handle work_h, std::size_t work_index, Parsed& out) {
   }
 
   Launch f32, f64;
+  // Kernels are bound by the caller (engine/dispatch.h's bind_cpu_kernels, a reduction's
+  // own table, or the CUDA launcher).
   for (Launch* l : {&f32, &f64}) {
+    l->family = family;
     l->hyper = hyper;
     l->n_operands = spec.n_operands;
   }
-  const KernelTable& table = active_table();
-  // A reduction work gets its kernel from the caller (see reduce_binding.cpp).
-  f32.fn = family < kNumFamilies ? table.f32[family] : nullptr;
   f32.elem_size = 4;
-  f64.fn = family < kNumFamilies ? table.f64[family] : nullptr;
   f64.elem_size = 8;
 
   out.work_begin.push_back(static_cast<int>(out.tensors.size()));
   const int base = static_cast<int>(out.launches.size());
   for (std::size_t i = 0; i < n; ++i) {
     const Label pname{spec.operands[0].name, &names, i};
-    const py::array param = as_ndarray(params[i], pname);
+    const ArrayView param = kind.view(params[i], pname);
     const DType dt = float_dtype(param, pname);
-    check_layout(param, pname, spec.operands[0].written);
+    check_layout(param, pname, spec.operands[0].written, kind);
+    if (out.device == Parsed::kNoArrays) out.device = param.device;
+    if (param.device != out.device)
+      throw py::value_error(pname.str() + ": on CUDA device " + std::to_string(param.device) +
+                            " but the call's first param is on device " +
+                            std::to_string(out.device) + "; one call runs on one device");
     TensorSlot slot{};
-    slot.numel = static_cast<std::size_t>(param.size());
+    slot.numel = param.numel;
     for (int k = 0; k < spec.n_operands; ++k) {
       if (!used[k]) continue;
       const OperandSpec& op = spec.operands[k];
-      py::array a = param;
+      ArrayView view;
+      const ArrayView* a = &param;
       Label what = pname;
       if (k > 0) {
         what = Label{op.name, &names, i};
-        a = as_ndarray(lists[k][i], what);
-        check_matches(a, what, param, dt);
-        check_layout(a, what, op.written);
+        view = kind.view(lists[k][i], what);
+        check_matches(view, what, param, dt);
+        check_layout(view, what, op.written, kind);
+        a = &view;
       }
-      slot.ptr[k] = const_cast<void*>(a.data());
-      if (a.nbytes() > 0) {
-        const auto lo = reinterpret_cast<std::uintptr_t>(a.data());
-        (op.written ? out.written : out.read).push_back({lo, lo + a.nbytes(), what});
+      slot.ptr[k] = a->data;
+      if (a->nbytes() > 0) {
+        const auto lo = reinterpret_cast<std::uintptr_t>(a->data);
+        (op.written ? out.written : out.read).push_back({lo, lo + a->nbytes(), what});
       }
       if (op.written)
-        out.written_arrays.push_back(a);
+        out.written_arrays.push_back(a->obj);
       else if (k != 1)
-        out.other_reads.push_back(a);
+        out.other_reads.push_back(a->obj);
     }
     Launch& l = dt == DType::F32 ? f32 : f64;
     // Launch indices are final below: f32 (if any) first, then f64.
-    out.tensors.push_back({dt == DType::F32 ? 0 : 1, static_cast<int>(l.tensors.size()), param.ptr()});
+    out.tensors.push_back(
+        {dt == DType::F32 ? 0 : 1, static_cast<int>(l.tensors.size()), param.obj.ptr()});
     l.tensors.push_back(slot);
   }
   const int idx32 = f32.tensors.empty() ? -1 : base;
@@ -149,15 +154,33 @@ void check_read_range(const Parsed& p, std::uintptr_t lo, std::uintptr_t hi, con
 
 void check_appliable(const Parsed& p) {
   for (const Launch& l : p.launches)
-    if (!l.fn) throw py::value_error("works: a reduction work cannot be applied");
+    if (l.family >= kNumFamilies) throw py::value_error("works: a reduction work cannot be applied");
 }
 
-Parsed parse_all(const py::list& works) {
+Parsed parse_all(const py::list& works, const ArrayKind& kind) {
   Parsed p;
-  for (std::size_t w = 0; w < works.size(); ++w) parse_work(works[w], w, p);
+  for (std::size_t w = 0; w < works.size(); ++w) parse_work(works[w], w, kind, p);
   check_overlaps(p);
   return p;
 }
 
+
+void check_params(const py::sequence& arrays, const py::object& names, const ArrayKind& kind) {
+  Parsed p;
+  for (std::size_t i = 0; i < py::len(arrays); ++i) {
+    const Label what{"params", &names, i};
+    const ArrayView a = kind.view(arrays[i], what);
+    float_dtype(a, what);
+    check_layout(a, what, true, kind);
+    if (i > 0 && a.device != p.device)
+      throw py::value_error(what.str() + ": on CUDA device " + std::to_string(a.device) +
+                            " but params[0] is on device " + std::to_string(p.device) +
+                            "; an optimizer's params are all on one device");
+    p.device = a.device;
+    const auto lo = reinterpret_cast<std::uintptr_t>(a.data);
+    if (a.nbytes() > 0) p.written.push_back({lo, lo + a.nbytes(), what});
+  }
+  check_overlaps(p);
+}
 
 }  // namespace fusedoptim

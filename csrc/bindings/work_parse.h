@@ -35,6 +35,8 @@ struct TensorRef {
 };
 
 struct Parsed {
+  static constexpr int kNoArrays = -2;
+  int device = kNoArrays;  // of every array: -1 (host) or a CUDA device ordinal
   std::vector<Launch> launches;
   std::vector<Range> written, read;  // written sorted by address after check_overlaps
   std::vector<TensorRef> tensors;    // every tensor of every work, in work order
@@ -48,9 +50,12 @@ struct Parsed {
   Parsed() { names.reserve(64); }
 };
 
-Parsed parse_all(const py::list& works);
+Parsed parse_all(const py::list& works, const ArrayKind& kind = kHostArrays);
 // Throws unless every work is one the apply engine runs (not a reduction).
 void check_appliable(const Parsed& p);
+// Arrays an optimizer will update in place: float32/float64, C-contiguous, writeable,
+// on one device, each on its own memory.
+void check_params(const py::sequence& arrays, const py::object& names, const ArrayKind& kind);
 // Everything written must be disjoint from everything else written or read.
 void check_overlaps(Parsed& p);
 // Throws if [lo, hi) overlaps a written range of p (sorted by check_overlaps).

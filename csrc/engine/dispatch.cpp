@@ -90,4 +90,11 @@ void init_isa_from_env() {
   g_table = table_of(best);
 }
 
+void bind_cpu_kernels(std::vector<Launch>& launches) {
+  const KernelTable& table = active_table();
+  for (Launch& l : launches)
+    if (l.family >= 0 && l.family < kNumFamilies)
+      l.fn = l.elem_size == 4 ? table.f32[l.family] : table.f64[l.family];
+}
+
 }  // namespace fusedoptim

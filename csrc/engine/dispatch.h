@@ -33,6 +33,8 @@ bool cpu_supports(Isa isa);
 // supported by this CPU. init_isa_from_env() runs once when the module is imported.
 void init_isa_from_env();
 const KernelTable& active_table();
+// Sets each elementwise launch's kernel from the active table.
+void bind_cpu_kernels(std::vector<Launch>& launches);
 Isa active_isa();
 // Forces a path; throws std::invalid_argument naming the problem if it is unknown,
 // not compiled in, or not supported by this CPU.

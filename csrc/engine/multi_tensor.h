@@ -32,7 +32,8 @@ struct TensorSlot {
 
 // One optimizer update (one family, one dtype) over a list of tensors.
 struct Launch {
-  ChunkFn fn = nullptr;
+  int family = -1;            // enum Family, or kReduce / kDot
+  ChunkFn fn = nullptr;       // the CPU kernel (engine/dispatch.h: bind_cpu_kernels)
   ReduceFn reduce = nullptr;  // set instead of fn for a reduction
   Hyper hyper{};
   int n_operands = 0;
