@@ -21,7 +21,7 @@ std::string shape_str(const ArrayView& a) {
 }
 
 std::string dtype_str(const ArrayView& a) {
-  if (a.device < 0) return py::str(a.dtype_desc).cast<std::string>();
+  if (py::isinstance<py::dtype>(a.dtype_desc)) return py::str(a.dtype_desc).cast<std::string>();
   // A typestr such as "<f4": said as NumPy would say it.
   try {
     return py::str(py::module_::import("numpy").attr("dtype")(a.dtype_desc)).cast<std::string>();
@@ -105,7 +105,7 @@ void check_matches(const ArrayView& a, const Label& what, const ArrayView& param
   if (!same)
     throw py::value_error(what.str() + ": shape " + shape_str(a) + " does not match its param's shape " +
                           shape_str(param));
-  if (a.device != param.device)
+  if (!same_device(a.device, param.device))
     throw py::value_error(what.str() + ": on CUDA device " + std::to_string(a.device) +
                           " but its param is on device " + std::to_string(param.device) +
                           "; every array of one call must be on one device");

@@ -16,6 +16,10 @@ namespace py = pybind11;
 
 enum class DType { F32, F64 };
 
+// ArrayView::device of an empty device array whose device nothing tells: it matches any.
+constexpr int kAnyDevice = -3;
+inline bool same_device(int a, int b) { return a == b || a == kAnyDevice || b == kAnyDevice; }
+
 // How an array is called in messages, e.g. "grads[3]" or "grads['fc.weight']".
 // Built only when a message is needed: checks run per array per step.
 struct Label {

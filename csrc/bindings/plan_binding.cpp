@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bindings/bindings.h"
+#include "bindings/plan_common.h"
 #include "bindings/work_parse.h"
 #include "engine/dispatch.h"
 #include "engine/parallel.h"
@@ -20,26 +21,15 @@
 namespace fusedoptim {
 namespace {
 
-struct StalePlan : std::exception {
-  const char* what() const noexcept override { return "plan no longer matches the arrays"; }
-};
-
 using py::detail::array_proxy;
 using py::detail::npy_api;
 
 class Plan {
  public:
-  explicit Plan(const py::list& works) : p_(parse_all(works)), table_(&active_table()) {
+  explicit Plan(const py::list& works)
+      : p_(parse_all(works)), table_(&active_table()), watch_(works) {
     check_appliable(p_);
     bind_cpu_kernels(p_.launches);
-    for (std::size_t w = 0; w < works.size(); ++w) {
-      py::tuple work = works[w].cast<py::tuple>();
-      py::list params = py::reinterpret_borrow<py::sequence>(work[3])[0].cast<py::list>();
-      lists_.push_back(params);
-      std::vector<PyObject*> items;
-      for (py::handle h : params) items.push_back(h.ptr());
-      items_.push_back(std::move(items));
-    }
   }
 
   int size() const { return static_cast<int>(p_.tensors.size()); }
@@ -48,34 +38,10 @@ class Plan {
     const npy_api& api = npy_api::get();
     if (table_ != &active_table()) throw StalePlan();
     if (static_cast<int>(PyList_GET_SIZE(grads.ptr())) != size()) throw StalePlan();
-    if (static_cast<std::size_t>(PyList_GET_SIZE(scalars.ptr())) != lists_.size()) throw StalePlan();
-    for (std::size_t w = 0; w < lists_.size(); ++w) {
-      PyObject* lst = lists_[w].ptr();
-      const std::vector<PyObject*>& items = items_[w];
-      if (static_cast<std::size_t>(PyList_GET_SIZE(lst)) != items.size()) throw StalePlan();
-      for (std::size_t i = 0; i < items.size(); ++i)
-        if (PyList_GET_ITEM(lst, i) != items[i]) throw StalePlan();
-    }
+    watch_.check();
     for (const py::object& a : p_.written_arrays)
       if (!(array_proxy(a.ptr())->flags & npy_api::NPY_ARRAY_WRITEABLE_)) throw StalePlan();
-
-    // Per-step scalars of each work.
-    for (std::size_t w = 0; w < lists_.size(); ++w) {
-      PyObject* s = PyList_GET_ITEM(scalars.ptr(), w);
-      if (!PyTuple_Check(s)) throw StalePlan();
-      for (int d = 0; d < 2; ++d) {
-        const int l = p_.work_launch[d][w];
-        if (l < 0) continue;
-        Hyper& h = p_.launches[l].hyper;
-        const Py_ssize_t n = PyTuple_GET_SIZE(s);
-        if (n > kMaxScalars) throw StalePlan();
-        for (Py_ssize_t k = 0; k < n; ++k) {
-          const double v = PyFloat_AsDouble(PyTuple_GET_ITEM(s, k));
-          if (v == -1.0 && PyErr_Occurred()) throw py::error_already_set();
-          h.s[k] = v;
-        }
-      }
-    }
+    set_scalars(p_, watch_.works(), scalars.ptr());
 
     // Gradients: the same checks as the general path, on the array structs.
     constexpr int kLayout = npy_api::NPY_ARRAY_C_CONTIGUOUS_ | npy_api::NPY_ARRAY_ALIGNED_;
@@ -106,14 +72,13 @@ class Plan {
  private:
   Parsed p_;
   const KernelTable* table_;
-  std::vector<py::list> lists_;                // each work's params list
-  std::vector<std::vector<PyObject*>> items_;  // its items when the plan was made
+  ParamsWatch watch_;
 };
 
 }  // namespace
 
 void bind_plan(py::module_& m) {
-  py::register_exception<StalePlan>(m, "StalePlan");
+  py::register_local_exception<StalePlan>(m, "StalePlan");
   py::class_<Plan>(m, "Plan", "A checked step reused while only gradients and scalars change.")
       .def(py::init<const py::list&>(), py::arg("works"))
       .def("__len__", &Plan::size)

@@ -83,8 +83,8 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
     const ArrayView param = kind.view(params[i], pname);
     const DType dt = float_dtype(param, pname);
     check_layout(param, pname, spec.operands[0].written, kind);
-    if (out.device == Parsed::kNoArrays) out.device = param.device;
-    if (param.device != out.device)
+    if (out.device == Parsed::kNoArrays || out.device == kAnyDevice) out.device = param.device;
+    if (!same_device(param.device, out.device))
       throw py::value_error(pname.str() + ": on CUDA device " + std::to_string(param.device) +
                             " but the call's first param is on device " +
                             std::to_string(out.device) + "; one call runs on one device");
@@ -172,11 +172,11 @@ void check_params(const py::sequence& arrays, const py::object& names, const Arr
     const ArrayView a = kind.view(arrays[i], what);
     float_dtype(a, what);
     check_layout(a, what, true, kind);
-    if (i > 0 && a.device != p.device)
+    if (i > 0 && !same_device(a.device, p.device))
       throw py::value_error(what.str() + ": on CUDA device " + std::to_string(a.device) +
                             " but params[0] is on device " + std::to_string(p.device) +
                             "; an optimizer's params are all on one device");
-    p.device = a.device;
+    if (i == 0 || p.device == kAnyDevice) p.device = a.device;
     const auto lo = reinterpret_cast<std::uintptr_t>(a.data);
     if (a.nbytes() > 0) p.written.push_back({lo, lo + a.nbytes(), what});
   }

@@ -25,8 +25,11 @@ SPECS = _core.kernel_specs()
 
 
 def build_info() -> dict:
-    """What was compiled and what runs: compiler, OpenMP, threads, ISA paths."""
-    return _core.build_info()
+    """What was compiled and what runs: compiler, OpenMP, threads, ISA paths, and under
+    "cuda" whether the CUDA extension is built, its architectures and the device."""
+    from ._backends import cuda_info  # _backends imports this module
+
+    return {**_core.build_info(), "cuda": cuda_info()}
 
 
 def get_num_threads() -> int:

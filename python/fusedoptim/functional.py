@@ -1,4 +1,5 @@
-"""Stateless optimizer updates over lists of NumPy arrays, run by the fused native kernels.
+"""Stateless optimizer updates over lists of NumPy arrays (or CUDA device arrays), run by the
+fused native kernels.
 
 Each function updates ``params`` and the state lists in place in one native call
 (one pass over memory, OpenMP threads, SIMD) and only reads ``grads``. The
@@ -13,11 +14,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _backends
 from . import _checks as C
 from . import _native
 
 _ID = {name: spec["id"] for name, spec in _native.SPECS.items()}
 _FLAGS = {name: spec["flags"] for name, spec in _native.SPECS.items()}
+
+
+def _backend(params):
+    """Host or CUDA, from the first param (the native checks name any array of the
+    other side)."""
+    return _backends.for_arrays(params) if isinstance(params, (list, tuple)) else _backends.HOST
+
+
+def _run(works) -> None:
+    _backend(works[0][3][0]).run(works)
 
 
 def _flags(family: str, **on: bool) -> int:
@@ -89,17 +101,19 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
     stored into the list, as torch does. Ignored when momentum is 0.
     """
     if momentum == 0 or momentum_buffers is None:
-        _native.run([sgd_work(params, grads, None, lr=lr, momentum=momentum, dampening=dampening,
+        _run([sgd_work(params, grads, None, lr=lr, momentum=momentum, dampening=dampening,
                               weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)])
         return
     missing = [i for i, b in enumerate(momentum_buffers) if b is None]
     if len(momentum_buffers) != len(params):
         raise ValueError(f"momentum_buffers: has {len(momentum_buffers)} entries but params has "
                          f"{len(params)}")
+    backend = _backend(params)
     for i in missing:  # created only for tensors the kernel will fill on this step
-        if not isinstance(params[i], np.ndarray):
-            raise TypeError(f"params[{i}]: expected a numpy.ndarray, got {type(params[i]).__name__}")
-        momentum_buffers[i] = np.empty_like(params[i])
+        if not backend.is_array(params[i]):
+            raise TypeError(f"params[{i}]: expected a {'device' if backend.name == 'cuda' else 'numpy.ndarray'}"
+                            f" array, got {type(params[i]).__name__}")
+        momentum_buffers[i] = backend.empty_like(params[i])
     first = set(missing)
     split = [[i for i in range(len(params)) if (i in first) == is_first] for is_first in (False, True)]
     kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -109,7 +123,7 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
                       names=[str(i) for i in idx], **kw)
              for idx, is_first in zip(split, (False, True)) if idx]
     try:
-        _native.run(works)
+        _run(works)
     except Exception:
         for i in missing:
             momentum_buffers[i] = None
@@ -140,7 +154,7 @@ def adagrad(params, grads, state_sums, step, *, lr, weight_decay=0.0, lr_decay=0
         s &\leftarrow s + g^2, \qquad
         p \leftarrow p - \tilde\eta\, g / (\sqrt{s} + \epsilon)
     """
-    _native.run([adagrad_work(params, grads, state_sums, step, lr=lr, weight_decay=weight_decay,
+    _run([adagrad_work(params, grads, state_sums, step, lr=lr, weight_decay=weight_decay,
                               lr_decay=lr_decay, eps=eps, maximize=maximize)])
 
 
@@ -173,7 +187,7 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alph
         b &\leftarrow \mu b + g/a,\ p \leftarrow p - \eta b \ (\mu > 0), \text{ else }
         p \leftarrow p - \eta g / a
     """
-    _native.run([rmsprop_work(params, grads, square_avgs, grad_avgs, momentum_buffers, lr=lr,
+    _run([rmsprop_work(params, grads, square_avgs, grad_avgs, momentum_buffers, lr=lr,
                               alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                               centered=centered, maximize=maximize)])
 
@@ -212,7 +226,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, bet
     The first moment is updated with torch's lerp, which is the same EMA rounded alike.
     ``max_exp_avg_sqs`` is used only with amsgrad (may be None otherwise).
     """
-    _native.run([adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr=lr,
+    _run([adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr=lr,
                            beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                            amsgrad=amsgrad, maximize=maximize,
                            decoupled_weight_decay=decoupled_weight_decay)])
@@ -254,7 +268,7 @@ def rprop(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_size_max
         g \leftarrow 0 \text{ where } s < 0; \quad p \leftarrow p - \operatorname{sign}(g)\Delta;
         \quad g_{prev} \leftarrow g
     """
-    _native.run([rprop_work(params, grads, prevs, step_sizes, step_size_min=step_size_min,
+    _run([rprop_work(params, grads, prevs, step_sizes, step_size_min=step_size_min,
                             step_size_max=step_size_max, etaminus=etaminus, etaplus=etaplus,
                             maximize=maximize)])
 

@@ -70,6 +70,18 @@ def overhead_table(rows: list) -> str:
     return "\n".join(lines)
 
 
+def host_table(rows: list) -> str:
+    """GPU runs: the host's time per step call (the launches only), microseconds."""
+    impls = sorted({r["impl"] for r in rows}, key=_impl_order)
+    lines = ["Host time per step call (float32, launches only, no waiting), microseconds:",
+             f"  {'workload':<20}{'optimizer':<14}" + "".join(f"{i:>15}" for i in impls)]
+    for (wl, opt), group in groupby(rows, key=lambda r: (r["workload"], r["optimizer"])):
+        by = {r["impl"]: r["us"] for r in group}
+        lines.append(f"  {wl:<20}{opt:<14}" + "".join(f"{by[i]:>15.1f}" if i in by else f"{'-':>15}"
+                                                      for i in impls))
+    return "\n".join(lines)
+
+
 def _impl_order(name):
     order = ["fusedoptim", "numpy", "torch", "torch-foreach", "torch-fused", "roofline", "triad"]
     return order.index(name) if name in order else len(order)
@@ -146,7 +158,7 @@ def plot(path, result: dict) -> bool:
 
 def markdown(result: dict) -> str:
     """The tables of benchmarks/RESULTS.md: per block, per-call overhead, size sweep."""
-    out = ["| workload | dtype | threads | optimizer | fusedoptim ms | GB/s | roofline ms | "
+    out = ([f"Device: {result['device']}", ""] if result.get("device") else []) + ["| workload | dtype | threads | optimizer | fusedoptim ms | GB/s | roofline ms | "
            "% of roofline | triad ms | torch-fused ms | torch-foreach ms | torch ms | numpy ms | "
            "vs torch-fused |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -170,6 +182,15 @@ def markdown(result: dict) -> str:
             by = {r["impl"]: r["ms"] * 1e3 for r in group}
             out.append(f"| {opt} | " + " | ".join(f"{by[i]:.2f}" if i in by else "-" for i in impls)
                        + " |")
+    if result.get("host"):
+        impls = sorted({r["impl"] for r in result["host"]}, key=_impl_order)
+        out += ["", "Host time per step call (float32, launches only), microseconds:", "",
+                "| workload | optimizer | " + " | ".join(impls) + " |",
+                "|---|---|" + "---|" * len(impls)]
+        for (wl, opt), group in groupby(result["host"], key=lambda r: (r["workload"], r["optimizer"])):
+            by = {r["impl"]: r["us"] for r in group}
+            out.append(f"| {wl} | {opt} | " + " | ".join(f"{by[i]:.1f}" if i in by else "-"
+                                                         for i in impls) + " |")
     if result["sweep"]:
         sizes = sorted({r["n_values"] for r in result["sweep"]})
         out += ["", "Size sweep (one float32 tensor), ns per value:", "",

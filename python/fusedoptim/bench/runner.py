@@ -29,6 +29,7 @@ class Config:
     sweep_optimizers: list = field(default_factory=lambda: ["adam", "sgd-momentum"])
     overhead: bool = True
     seed: int = 0
+    device: str = "cpu"           # "cuda": the GPU implementations of bench/device.py
 
 
 class Progress:
@@ -73,28 +74,77 @@ def _rows(context, samples, n_values, bpv):
     return rows
 
 
-def _measure(cfg, key, shapes, dtype, rng, implementations, repeats):
+class _Side:
+    """The implementations, thread control and wait of one side (CPU or GPU)."""
+
+    def __init__(self, cfg, tools):
+        self.tools = None
+        self.impls, self.sync = I.IMPLEMENTATIONS, (lambda: None)
+        if cfg.device == "cuda":
+            from . import device
+            self.tools = tools or device.cuda_tools()
+            self.impls, self.sync = device.implementations(self.tools), self.tools.synchronize
+
+    def set_threads(self, n):
+        if self.tools is None:
+            I.set_threads(n)
+
+
+def _step_fns(side, key, shapes, dtype, rng, implementations):
     params, grads = _data(shapes, dtype, rng)
     fns = {}
     for name in implementations:
-        fn = I.IMPLEMENTATIONS[name](key, params, grads)
+        factory = side.impls.get(name)
+        fn = factory(key, params, grads) if factory else None
         if fn is not None:
             fns[name] = fn
-    del params, grads
-    samples = interleaved(fns, repeats)
+    return fns
+
+
+def _measure(side, key, shapes, dtype, rng, implementations, repeats):
+    fns = _step_fns(side, key, shapes, dtype, rng, implementations)
+    samples = interleaved(fns, repeats, sync=side.sync)
     del fns
     gc.collect()
     return samples
 
 
-def run(cfg: Config, progress: bool = True) -> dict:
-    """All measurements of ``cfg``: {"rows": [...], "sweep": [...], "overhead": [...]}."""
+def _host_rows(side, cfg, rng, bar):
+    """GPU runs: the host's time per step call (launches only) on each workload."""
+    from .device import host_time
+    rows = []
+    impls = [i for i in ("fusedoptim", "torch-fused") if i in cfg.implementations]
+    for wl in cfg.workloads:
+        shapes = WORKLOADS[wl]() if cfg.scale == 1.0 else scaled(WORKLOADS[wl](), cfg.scale)
+        for key in cfg.optimizers:
+            fns = _step_fns(side, key, shapes, np.dtype("float32"), rng, impls)
+            for name, fn in fns.items():
+                s = host_time(fn, side.sync, rounds=cfg.repeats)
+                st = summary(s)
+                rows.append(dict(workload=f"host-{wl}", dtype="float32", threads=1,
+                                 optimizer=key, impl=name, n_values=numel(shapes),
+                                 us=st["median"] * 1e6, us_p25=st["p25"] * 1e6,
+                                 us_p75=st["p75"] * 1e6, samples_us=[x * 1e6 for x in s]))
+            del fns
+            gc.collect()
+            bar.advance(f"host {wl} {key}")
+    return rows
+
+
+def run(cfg: Config, progress: bool = True, tools=None) -> dict:
+    """All measurements of ``cfg``: {"rows": [...], "sweep": [...], "overhead": [...]}
+    (GPU runs: "host" too, the host time per step call, and "device", its name).
+    ``tools``: a bench.device.DeviceTools to use instead of CuPy (the tests' emulation)."""
+    side = _Side(cfg, tools)
     rng = np.random.default_rng(cfg.seed)
     sizes = [n for n in sweep_sizes(1e2, cfg.sweep_max)] if cfg.sweep else []
     total = (len(cfg.workloads) * len(cfg.dtypes) * len(cfg.threads) * len(cfg.optimizers)
              + len(sizes) * len(cfg.sweep_optimizers) + (len(cfg.optimizers) if cfg.overhead else 0))
     bar = Progress(total, progress)
-    out = {"rows": [], "sweep": [], "overhead": []}
+    if side.tools is not None:
+        total += len(cfg.workloads) * len(cfg.optimizers)
+    out = {"rows": [], "sweep": [], "overhead": [], "host": [],
+           "device": side.tools.name if side.tools else None}
     try:
         for wl in cfg.workloads:
             shapes = WORKLOADS[wl]()
@@ -102,9 +152,9 @@ def run(cfg: Config, progress: bool = True) -> dict:
                 shapes = scaled(shapes, cfg.scale)
             for dtype in cfg.dtypes:
                 for threads in cfg.threads:
-                    I.set_threads(threads)
+                    side.set_threads(threads)
                     for key in cfg.optimizers:
-                        samples = _measure(cfg, key, shapes, np.dtype(dtype), rng,
+                        samples = _measure(side, key, shapes, np.dtype(dtype), rng,
                                            cfg.implementations, cfg.repeats)
                         ctx = dict(workload=wl, dtype=dtype, threads=threads, optimizer=key)
                         out["rows"] += _rows(ctx, samples, numel(shapes),
@@ -112,10 +162,10 @@ def run(cfg: Config, progress: bool = True) -> dict:
                         bar.advance(f"{wl} {dtype} x{threads} {key}")
         # Size sweep: one tensor per size, float32, the largest thread count.
         sweep_impls = [i for i in ("fusedoptim", "torch-fused", "roofline") if i in cfg.implementations]
-        I.set_threads(max(cfg.threads))
+        side.set_threads(max(cfg.threads))
         for key in cfg.sweep_optimizers:
             for n in sizes:
-                samples = _measure(cfg, key, [(n,)], np.dtype("float32"), rng, sweep_impls,
+                samples = _measure(side, key, [(n,)], np.dtype("float32"), rng, sweep_impls,
                                    max(3, cfg.repeats // 2))
                 ctx = dict(workload=f"sweep-{n}", dtype="float32", threads=max(cfg.threads),
                            optimizer=key)
@@ -125,12 +175,14 @@ def run(cfg: Config, progress: bool = True) -> dict:
         if cfg.overhead:
             over_impls = [i for i in cfg.implementations if i not in ("roofline", "triad")]
             for key in cfg.optimizers:
-                samples = _measure(cfg, key, [(1,)], np.dtype("float32"), rng, over_impls,
+                samples = _measure(side, key, [(1,)], np.dtype("float32"), rng, over_impls,
                                    cfg.repeats)
                 ctx = dict(workload="overhead", dtype="float32", threads=max(cfg.threads),
                            optimizer=key)
                 out["overhead"] += _rows(ctx, samples, 1, bytes_per_value(key, 4))
                 bar.advance(f"overhead {key}")
+        if side.tools is not None:
+            out["host"] = _host_rows(side, cfg, rng, bar)
     finally:
         bar.close()
     return out

@@ -7,16 +7,22 @@ import statistics
 import time
 
 
-def calibrate(fn, target_s: float) -> int:
+def _nothing():
+    pass
+
+
+def calibrate(fn, target_s: float, sync=_nothing) -> int:
     """How many calls make one sample of at least ``target_s`` (tiny steps need many)."""
+    sync()
     t0 = time.perf_counter()
     fn()
+    sync()
     dt = time.perf_counter() - t0
     return max(1, min(100000, math.ceil(target_s / max(dt, 1e-7))))
 
 
 def interleaved(fns: dict, repeats: int, target_s: float = 0.02, warmup: int = 2,
-                settle_s: float = 0.01) -> dict:
+                settle_s: float = 0.01, sync=_nothing) -> dict:
     """Seconds per call of each function: {name: [sample, ...]} over ``repeats`` rounds.
 
     A sample repeats a call until it lasts ``target_s`` (20 ms: long enough that a
@@ -26,18 +32,23 @@ def interleaved(fns: dict, repeats: int, target_s: float = 0.02, warmup: int = 2
     the one inside torch) keep their threads spinning for milliseconds after a
     parallel region, and a spinning thread of the previous implementation would
     take a core from the next one.
+
+    ``sync`` waits for asynchronous work (a GPU's): called before a sample starts and
+    before it ends, so a sample holds the device's time for its calls.
     """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    inner = {name: calibrate(fn, target_s) for name, fn in fns.items()}
+    inner = {name: calibrate(fn, target_s, sync) for name, fn in fns.items()}
     samples = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             n = inner[name]
+            sync()
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
+            sync()
             samples[name].append((time.perf_counter() - t0) / n)
             time.sleep(settle_s)
     return samples

@@ -29,6 +29,9 @@ def add_arguments(p) -> None:
                    help="thread counts, e.g. 1,2 (default 1 and the core count)")
     p.add_argument("--implementations", type=_list, default=None,
                    help=f"comma list of {','.join(IMPLEMENTATIONS)}")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: fusedoptim's CUDA kernels on CuPy arrays against torch's CUDA "
+                        "optimizers and a GPU roofline (needs the CUDA build, CuPy and a GPU)")
     p.add_argument("--repeats", type=int, default=7, help="timed rounds per measurement")
     p.add_argument("--no-sweep", action="store_true", help="skip the size sweep")
     p.add_argument("--sweep-max", type=float, default=1e8, help="largest size of the sweep")
@@ -45,14 +48,16 @@ def config_from(args):
     from ..bench.runner import Config
     from ..bench.workloads import OPTIMIZERS
 
-    cfg = Config()
+    cfg = Config(device=args.device)
+    if cfg.device == "cuda":
+        cfg.implementations = ["fusedoptim", "torch-fused", "torch-foreach", "roofline"]
     if args.optimizers:
         cfg.optimizers = list(OPTIMIZERS) if args.optimizers == ["all"] else args.optimizers
     for name in ("workloads", "dtypes", "threads", "implementations"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     if not args.threads:
-        cfg.threads = sorted({1, os.cpu_count() or 1})
+        cfg.threads = [1] if cfg.device == "cuda" else sorted({1, os.cpu_count() or 1})
     cfg.repeats, cfg.sweep, cfg.sweep_max = args.repeats, not args.no_sweep, args.sweep_max
     cfg.overhead = not args.no_overhead
     if args.quick:
@@ -72,10 +77,18 @@ def run(args) -> int:
     except ValueError as exc:
         print(exc)
         return 2
-    result = run_bench(cfg)
+    try:
+        result = run_bench(cfg)
+    except RuntimeError as exc:  # --device cuda without what it needs
+        print(exc)
+        return 2
+    if result["device"]:
+        print(f"Device: {result['device']}\n")
     print(report.table(result["rows"]))
     if result["overhead"]:
         print(report.overhead_table(result["overhead"]) + "\n")
+    if result["host"]:
+        print(report.host_table(result["host"]) + "\n")
     print(report.targets(result["rows"]))
     os.makedirs(args.out, exist_ok=True)
     json_path = args.json or os.path.join(args.out, "results.json")

@@ -10,7 +10,6 @@ the gradients and the arrays themselves on every run.
 from __future__ import annotations
 
 from .. import _checks as C
-from .. import _native
 from .. import functional as F
 
 
@@ -67,7 +66,7 @@ class FastStep:
 
     def __init__(self, opt, works, calls, groups):
         self.key = opt._fast_key()
-        self.plan = _native.Plan(works)
+        self.plan = opt._backend.Plan(works)
         index = {id(gs): gi for gi, gs in enumerate(opt._groups)}
         hs = [opt.group_hparams(gi) for gi in range(len(opt._groups))]
         self.works = []

@@ -9,10 +9,15 @@ from collections.abc import Mapping
 import numpy as np
 
 
+def _is_array(x) -> bool:
+    """A NumPy array or a CUDA device array (not a list of arrays)."""
+    return isinstance(x, np.ndarray) or hasattr(type(x), "__cuda_array_interface__")
+
+
 def split_groups(params) -> tuple[list, bool]:
     """``params`` (a list of arrays, a dict name -> array, or a list of param-group
     dicts) as (list of group dicts, whether params are named)."""
-    if isinstance(params, np.ndarray) or not hasattr(params, "__iter__"):
+    if _is_array(params) or not hasattr(params, "__iter__"):
         raise TypeError("params: expected a list of arrays, a dict of arrays or a list of "
                         f"param-group dicts, got {type(params).__name__}")
     if isinstance(params, Mapping):
@@ -37,7 +42,7 @@ def group_arrays(arrays, gi: int, keys: list | None, n_before: int):
     if keys is not None:
         raise TypeError(f"param_groups[{gi}]['params']: this optimizer's params are named; "
                         "pass a dict name -> array")
-    arrays = [arrays] if isinstance(arrays, np.ndarray) else list(arrays)
+    arrays = [arrays] if _is_array(arrays) else list(arrays)
     return arrays, None, [str(n_before + j) for j in range(len(arrays))]
 
 

@@ -75,10 +75,13 @@ class ParamState(MutableMapping):
             return
         if key not in self._opt._buffer_names:
             raise KeyError(f"{type(self._opt).__name__} keeps no state named {key!r}")
-        if (not isinstance(value, np.ndarray) or value.shape != self._p.shape
-                or value.dtype != self._p.dtype or not value.flags.c_contiguous):
-            raise ValueError(f"{key}: expected a C-contiguous array of shape {self._p.shape} and "
-                             f"dtype {self._p.dtype}")
+        # The kind (NumPy or the device array type) must be the param's; layout, device
+        # and overlap are checked by the native layer at the next step.
+        if (type(value) is not type(self._p) or tuple(value.shape) != tuple(self._p.shape)
+                or value.dtype != self._p.dtype
+                or (isinstance(value, np.ndarray) and not value.flags.c_contiguous)):
+            raise ValueError(f"{key}: expected a C-contiguous {type(self._p).__name__} of shape "
+                             f"{tuple(self._p.shape)} and dtype {self._p.dtype}")
         self._g.buffer(key)[self._j] = value
         self._opt._version += 1
 
@@ -106,7 +109,7 @@ class StateView(Mapping):
 
     def _locate(self, key):
         opt = self._opt
-        if isinstance(key, np.ndarray):
+        if isinstance(key, np.ndarray) or hasattr(type(key), "__cuda_array_interface__"):
             for gi, gs in enumerate(opt._groups):
                 for j, p in enumerate(opt.param_groups[gi]["params"]):
                     if p is key:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _checks as C
 from .base import Optimizer
 
@@ -35,10 +33,10 @@ class Adagrad(Optimizer):
     def _init_state(self, gs, group):
         # torch creates Adagrad's state with the optimizer, not at the first step.
         value = group["initial_accumulator_value"]
-        gs.buffers["sum"] = [np.full_like(p, value) for p in group["params"]]
+        gs.buffers["sum"] = [self._full_like(p, value) for p in group["params"]]
 
     def _needed_buffers(self, h):
-        return (("sum", np.zeros_like),)  # only for params whose state was dropped
+        return (("sum", self._zeros_like),)  # only for params whose state was dropped
 
     def _call(self, h, params, grads, bufs, step, names):
         return ("adagrad", (params, grads, bufs["sum"], step), dict(h, names=names))

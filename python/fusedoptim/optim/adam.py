@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _checks as C
 from .base import Optimizer
 
@@ -44,9 +42,9 @@ class Adam(Optimizer):
                                                   group["decoupled_weight_decay"]))
 
     def _needed_buffers(self, h):
-        out = [("exp_avg", np.zeros_like), ("exp_avg_sq", np.zeros_like)]
+        out = [("exp_avg", self._zeros_like), ("exp_avg_sq", self._zeros_like)]
         if h["amsgrad"]:
-            out.append(("max_exp_avg_sq", np.zeros_like))
+            out.append(("max_exp_avg_sq", self._zeros_like))
         return out
 
     def _call(self, h, params, grads, bufs, step, names):

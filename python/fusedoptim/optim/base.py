@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import _backends
 from .. import _checks as C
-from .. import _native
 from .. import functional as F
 from . import _groups as G
 from ._fast import FastStep
@@ -27,6 +27,11 @@ class Optimizer:
     ``params``: a list of NumPy arrays, a dict name -> array, or a list of
     param-group dicts ``{"params": [...], "lr": ...}``. Arrays are updated in place
     and must be float32 or float64, C-contiguous and writeable.
+
+    CUDA device arrays (CuPy, or anything with ``__cuda_array_interface__``) run on
+    the CUDA kernels instead, with state kept as device arrays of the same kind and
+    device (needs the CUDA build; see the README). All params of one optimizer are on
+    one side and one device.
     """
 
     #: state buffers this optimizer may keep, by torch's names
@@ -44,6 +49,7 @@ class Optimizer:
         self._n = 0
         self._version = 0   # bumped whenever params or state are replaced: invalidates the plan
         self._fast = None   # the reusable plan of the last step, see _fast.py
+        self._backend = None  # host or CUDA, from the first param (_backends.py)
         self._hyper = operator.itemgetter(*self.defaults)
         self._check_hparams(_resolve_lr(self.defaults, 0, "lr"), lambda k: k)
         groups, named = G.split_groups(params)
@@ -63,12 +69,14 @@ class Optimizer:
         gi = len(self.param_groups)
         arrays, keys, names = G.group_arrays(group["params"], gi, self._keys, self._n)
         existing = [p for g in self.param_groups for p in g["params"]]
-        _native._core.check_params(existing + arrays, [str(i) for i in range(self._n)] + names)
+        backend = self._backend or _backends.for_arrays(arrays)
+        backend.check_params(existing + arrays, [str(i) for i in range(self._n)] + names)
         for k, v in self.defaults.items():
             group.setdefault(k, v)
         self._check_hparams(_resolve_lr(group, 0, f"param_groups[{gi}]['lr']"),
                             lambda k: f"param_groups[{gi}][{k!r}]")
         group["params"] = arrays
+        self._backend = backend
         gs = GroupState(range(self._n, self._n + len(arrays)), names)
         self._init_state(gs, group)
         if keys is not None:
@@ -77,6 +85,16 @@ class Optimizer:
         self.param_groups.append(group)
         self._groups.append(gs)
         self._version += 1
+
+    # State buffers are made by the backend: NumPy arrays, or device arrays next to the param.
+    def _zeros_like(self, p):
+        return self._backend.zeros_like(p)
+
+    def _empty_like(self, p):
+        return self._backend.empty_like(p)
+
+    def _full_like(self, p, value):
+        return self._backend.full_like(p, value)
 
     def __getstate__(self):
         # The native plan holds raw pointers: a copy (pickle, deepcopy) makes its own on
@@ -103,7 +121,7 @@ class Optimizer:
             if flat is not None:
                 try:
                     fast.plan.run(flat, fast.scalars())
-                except _native.StalePlan:
+                except self._backend.StalePlan:
                     self._fast = None  # something changed: the general path decides
                 else:
                     for gs in self._groups:
@@ -178,9 +196,11 @@ class Optimizer:
         Returns the works that ran."""
         works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
         if self._functional is F:
-            _native.run(works)
+            self._backend.run(works)
             return works
-        _native.validate(works)
+        if self._backend is not _backends.HOST:
+            raise TypeError("the reference optimizers run on NumPy arrays only")
+        self._backend.validate(works)
         for name, args, kw in calls:
             getattr(self._functional, name)(*args, **kw)
         return works
@@ -214,13 +234,14 @@ class Optimizer:
     # --------------------------------------------------------------- state_dict
     def state_dict(self) -> dict:
         """A copy of the state: {"state": {index: {...}}, "param_groups": [...],
-        "group_updates": [...]}, NumPy arrays. ``group_updates`` counts the steps that
-        updated each group: a callable lr resumes from there after loading."""
+        "group_updates": [...]}, NumPy arrays (device state is copied to the host, so a
+        checkpoint loads on either side). ``group_updates`` counts the steps that updated
+        each group: a callable lr resumes from there after loading."""
         state = {}
         view = self.state
+        is_array, to_numpy = self._backend.is_array, self._backend.to_numpy
         for i in view:
-            state[i] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                        for k, v in view[i].items()}
+            state[i] = {k: (to_numpy(v) if is_array(v) else v) for k, v in view[i].items()}
         groups = G.export_groups(self.param_groups, [gs.indices for gs in self._groups], self._keys)
         return {"state": state, "param_groups": groups,
                 "group_updates": [gs.updates for gs in self._groups]}
@@ -249,11 +270,12 @@ class Optimizer:
                         raise ValueError(f"{what}: expected a whole number >= 0, got {value!r}")
                     new_steps[key] = int(v)
                 elif name in self._buffer_names:
-                    arr = np.asarray(value)
-                    if arr.shape != p.shape or arr.dtype.kind != "f":
-                        raise ValueError(f"{what}: expected a float array of shape {p.shape}, got "
-                                         f"{arr.dtype} {arr.shape}")
-                    new_bufs[key, name] = np.array(arr, dtype=p.dtype, order="C", copy=True)
+                    arr = (_backends.to_numpy(value) if _backends.is_device_array(value)
+                           else np.asarray(value))
+                    if arr.shape != tuple(p.shape) or arr.dtype.kind != "f":
+                        raise ValueError(f"{what}: expected a float array of shape "
+                                         f"{tuple(p.shape)}, got {arr.dtype} {arr.shape}")
+                    new_bufs[key, name] = self._backend.from_numpy(arr, p)
                 else:
                     raise ValueError(f"{what}: {type(self).__name__} keeps no state named {name!r} "
                                      "(a state_dict of another optimizer?)")

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _checks as C
 from .base import Optimizer
 
@@ -35,11 +33,11 @@ class RMSprop(Optimizer):
                     maximize=C.flag(label("maximize"), group["maximize"]))
 
     def _needed_buffers(self, h):
-        out = [("square_avg", np.zeros_like)]
+        out = [("square_avg", self._zeros_like)]
         if h["momentum"] > 0:
-            out.append(("momentum_buffer", np.zeros_like))
+            out.append(("momentum_buffer", self._zeros_like))
         if h["centered"]:
-            out.append(("grad_avg", np.zeros_like))
+            out.append(("grad_avg", self._zeros_like))
         return out
 
     def _call(self, h, params, grads, bufs, step, names):

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _checks as C
 from .base import Optimizer
 
@@ -44,7 +42,7 @@ class Rprop(Optimizer):
 
     def _needed_buffers(self, h):
         lr = h["lr"]
-        return (("prev", np.zeros_like), ("step_size", lambda p: np.full_like(p, lr)))
+        return (("prev", self._zeros_like), ("step_size", lambda p: self._full_like(p, lr)))
 
     def _call(self, h, params, grads, bufs, step, names):
         kw = {k: v for k, v in h.items() if k != "lr"}

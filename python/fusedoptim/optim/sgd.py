@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _checks as C
 from .base import Optimizer
 
@@ -43,7 +41,7 @@ class SGD(Optimizer):
         return h
 
     def _needed_buffers(self, h):
-        return (("momentum_buffer", np.empty_like),) if h["momentum"] != 0 else ()
+        return (("momentum_buffer", self._empty_like),) if h["momentum"] != 0 else ()
 
     def _bucket_key(self, gs, j, new):
         return ("momentum_buffer", j) in new  # first step of this buffer: it takes the gradient

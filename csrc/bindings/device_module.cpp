@@ -1,0 +1,190 @@
+// fusedoptim._cuda (and its host emulation, fusedoptim._cuda_emulator): the step
+// entry points of bindings/step_binding.cpp and plan_binding.cpp for CUDA device
+// arrays. Works are the same tuples; arrays are read through __cuda_array_interface__
+// and checked by the same code as host arrays; kernels are enqueued on the given
+// stream and nothing waits for the GPU.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "bindings/device_arrays.h"
+#include "bindings/plan_common.h"
+#include "bindings/work_parse.h"
+#include "cuda/device_apply.h"
+#include "cuda/launch_meta.h"
+
+#ifndef FUSEDOPTIM_DEVICE_MODULE
+#error "define FUSEDOPTIM_DEVICE_MODULE (_cuda or _cuda_emulator)"
+#endif
+
+namespace fusedoptim {
+namespace {
+
+Parsed parse_device(const py::list& works) {
+  Parsed p = parse_all(works, kDeviceArrays);
+  check_appliable(p);
+  return p;
+}
+
+void apply(const Parsed& p, std::uintptr_t stream) {
+  if (p.launches.empty()) return;
+  device_apply(p.launches, p.device < 0 ? 0 : p.device, stream);
+}
+
+// A checked step reused while only gradients and scalars change (see plan_binding.cpp).
+// A gradient that is the same object as on the last run is not read again: a device
+// array's memory does not move while the object lives (CuPy, PyTorch, Numba), and the
+// plan holds a reference to it.
+class DevicePlan {
+ public:
+  explicit DevicePlan(const py::list& works) : p_(parse_device(works)), watch_(works) {
+    const std::size_t n = p_.tensors.size();
+    last_grads_.resize(n);
+    for (std::size_t t = 0; t < n; ++t) {
+      const TensorRef& ref = p_.tensors[t];
+      params_.push_back(kDeviceArrays.view(ref.param, Label{"params", nullptr, t}));
+    }
+  }
+
+  int size() const { return static_cast<int>(p_.tensors.size()); }
+
+  void run(const py::list& grads, const py::list& scalars, std::uintptr_t stream) {
+    if (static_cast<int>(PyList_GET_SIZE(grads.ptr())) != size()) throw StalePlan();
+    watch_.check();
+    set_scalars(p_, watch_.works(), scalars.ptr());
+    for (int t = 0; t < size(); ++t) {
+      PyObject* g = PyList_GET_ITEM(grads.ptr(), t);
+      if (g == last_grads_[t].ptr()) continue;
+      const TensorRef& ref = p_.tensors[t];
+      TensorSlot& slot = p_.launches[ref.launch].tensors[ref.slot];
+      const Label what{"grads", nullptr, static_cast<std::size_t>(t)};
+      try {
+        const ArrayView v = kDeviceArrays.view(g, what);
+        const ArrayView& param = params_[t];
+        check_matches(v, what, param, float_dtype(param, what));
+        check_layout(v, what, false, kDeviceArrays);
+        const auto lo = reinterpret_cast<std::uintptr_t>(v.data);
+        if (v.nbytes()) check_read_range(p_, lo, lo + v.nbytes(), what);
+        slot.ptr[1] = v.data;
+      } catch (const py::error_already_set&) {
+        throw StalePlan();
+      } catch (const py::builtin_exception&) {
+        throw StalePlan();
+      }
+      last_grads_[t] = py::reinterpret_borrow<py::object>(g);
+    }
+    apply(p_, stream);
+  }
+
+ private:
+  Parsed p_;
+  ParamsWatch watch_;
+  std::vector<ArrayView> params_;
+  std::vector<py::object> last_grads_;
+};
+
+py::dict report_dict() {
+  const DeviceReport r = device_report();
+  py::dict d;
+  d["emulated"] = r.emulated;
+  d["runtime_version"] = r.runtime_version;
+  d["architectures"] = r.architectures;
+  d["error"] = r.error.empty() ? py::object(py::none()) : py::object(py::str(r.error));
+  py::list devices;
+  for (const DeviceReport::Device& dev : r.devices) {
+    py::dict one;
+    one["name"] = dev.name;
+    one["compute_capability"] = py::make_tuple(dev.major, dev.minor);
+    devices.append(one);
+  }
+  d["devices"] = devices;
+  return d;
+}
+
+// How cuda_meta::pack cuts tensors of these sizes into launches, without memory: one
+// list per launch of (tensor, chunk) per block. For tests of the packing limits.
+template <int K>
+py::list layout(const std::vector<std::size_t>& numels, std::size_t elem_size) {
+  Launch l;
+  l.elem_size = elem_size;
+  l.n_operands = K;
+  for (std::size_t i = 0; i < numels.size(); ++i) {
+    TensorSlot slot{};
+    slot.numel = numels[i];
+    // Never dereferenced: the address says which tensor a meta slot holds.
+    for (int k = 0; k < K; ++k) slot.ptr[k] = reinterpret_cast<void*>((i + 1) << 12);
+    l.tensors.push_back(slot);
+  }
+  py::list out;
+  cuda_meta::TensorListMeta<K> meta;
+  cuda_meta::pack<K>(l, meta, [&](const cuda_meta::TensorListMeta<K>& m, int n_blocks) {
+    py::list blocks;
+    for (int b = 0; b < n_blocks; ++b) {
+      const auto addr = reinterpret_cast<std::uintptr_t>(m.addr[0][m.block_tensor[b]]);
+      blocks.append(py::make_tuple((addr >> 12) - 1, m.block_chunk[b]));
+    }
+    out.append(blocks);
+  });
+  return out;
+}
+
+py::list pack_layout(const std::vector<std::size_t>& numels, std::size_t elem_size,
+                     int n_operands) {
+  switch (n_operands) {
+    case 1: return layout<1>(numels, elem_size);
+    case 2: return layout<2>(numels, elem_size);
+    case 3: return layout<3>(numels, elem_size);
+    case 4: return layout<4>(numels, elem_size);
+    case 5: return layout<5>(numels, elem_size);
+    default: throw py::value_error("n_operands: 1 to 5");
+  }
+}
+
+}  // namespace
+}  // namespace fusedoptim
+
+PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
+  using namespace fusedoptim;
+  m.doc() = "fusedoptim's CUDA kernels over device arrays (__cuda_array_interface__).";
+  py::register_local_exception<StalePlan>(m, "StalePlan");
+  m.def(
+      "run",
+      [](const py::list& works, std::uintptr_t stream) { apply(parse_device(works), stream); },
+      py::arg("works"), py::arg("stream") = 0,
+      "Check every work completely, then enqueue all of them on `stream` (a cudaStream_t "
+      "as an int; 0: the default stream). Does not wait for the GPU.");
+  m.def(
+      "validate", [](const py::list& works) { parse_all(works, kDeviceArrays); }, py::arg("works"),
+      "Run every check of run() and change nothing.");
+  m.def(
+      "check_params",
+      [](const py::sequence& arrays, const py::object& names) {
+        check_params(arrays, names, kDeviceArrays);
+      },
+      py::arg("arrays"), py::arg("names") = py::none(),
+      "Check device arrays an optimizer will update in place.");
+  m.def("pack_layout", &pack_layout, py::arg("numels"), py::arg("elem_size"),
+        py::arg("n_operands"),
+        "The launches a list of tensors of these sizes is cut into: per launch, a list of "
+        "(tensor index, chunk index) per block. No memory is touched.");
+  m.attr("BLOCK_THREADS") = cuda_meta::kBlockThreads;
+  m.attr("CHUNK") = cuda_meta::kChunk;
+  m.attr("ILP") = cuda_meta::kILP;
+  py::dict caps;
+  caps[py::int_(1)] = py::make_tuple(cuda_meta::Capacity<1>::kTensors, cuda_meta::Capacity<1>::kBlocks);
+  caps[py::int_(2)] = py::make_tuple(cuda_meta::Capacity<2>::kTensors, cuda_meta::Capacity<2>::kBlocks);
+  caps[py::int_(3)] = py::make_tuple(cuda_meta::Capacity<3>::kTensors, cuda_meta::Capacity<3>::kBlocks);
+  caps[py::int_(4)] = py::make_tuple(cuda_meta::Capacity<4>::kTensors, cuda_meta::Capacity<4>::kBlocks);
+  caps[py::int_(5)] = py::make_tuple(cuda_meta::Capacity<5>::kTensors, cuda_meta::Capacity<5>::kBlocks);
+  m.attr("CAPACITY") = caps;
+  m.def("device_info", &report_dict,
+        "The CUDA runtime, the architectures compiled for, and the devices found.");
+  py::class_<DevicePlan>(m, "Plan", "A checked device step reused while only gradients and "
+                                    "scalars change.")
+      .def(py::init<const py::list&>(), py::arg("works"))
+      .def("__len__", &DevicePlan::size)
+      .def("run", &DevicePlan::run, py::arg("grads"), py::arg("scalars"), py::arg("stream") = 0,
+           "As the host Plan.run, enqueued on `stream`.");
+}

@@ -1,0 +1,38 @@
+// What the host Plan (plan_binding.cpp) and the device Plan (device_binding.cpp)
+// share: the StalePlan signal, the watch on each work's params list, and the
+// per-step scalars written into the launches.
+#pragma once
+#include <pybind11/pybind11.h>
+
+#include <exception>
+#include <vector>
+
+#include "bindings/work_parse.h"
+
+namespace fusedoptim {
+namespace py = pybind11;
+
+// Raised by Plan.run, before anything changes, when the plan no longer applies: the
+// caller takes the general path, which either succeeds or raises the precise error.
+struct StalePlan : std::exception {
+  const char* what() const noexcept override { return "plan no longer matches the arrays"; }
+};
+
+// Each work's params list, and the arrays it held when the plan was made.
+class ParamsWatch {
+ public:
+  explicit ParamsWatch(const py::list& works);
+  std::size_t works() const { return lists_.size(); }
+  // Throws StalePlan unless every list still holds exactly the same arrays.
+  void check() const;
+
+ private:
+  std::vector<py::list> lists_;
+  std::vector<std::vector<PyObject*>> items_;
+};
+
+// Writes one tuple of per-step scalars per work into p's launches; StalePlan if the
+// list does not fit the works.
+void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars);
+
+}  // namespace fusedoptim

@@ -1,0 +1,87 @@
+// The CUDA side of device_apply.h: the multi-tensor kernels of every family and flag
+// combination (from the shared rules), launched on the caller's stream.
+#define FO_ISA cuda
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "cuda/device_apply.h"
+#include "cuda/mta_kernel.h"
+
+#ifndef FUSEDOPTIM_CUDA_ARCHS
+#define FUSEDOPTIM_CUDA_ARCHS "unknown"
+#endif
+
+namespace fusedoptim {
+namespace {
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(err));
+}
+
+struct Launcher {
+  cudaStream_t stream;
+  template <class Rule, typename T, int K>
+  void run(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
+    cuda::mta_kernel<Rule, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(rule, meta);
+    check(cudaGetLastError(), "kernel launch");
+  }
+};
+
+// Makes `device` current for the scope, restoring the previous one.
+struct DeviceScope {
+  int previous = -1;
+  explicit DeviceScope(int device) {
+    check(cudaGetDevice(&previous), "cudaGetDevice");
+    if (previous != device) check(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~DeviceScope() {
+    int now = -1;
+    if (cudaGetDevice(&now) == cudaSuccess && now != previous) cudaSetDevice(previous);
+  }
+};
+
+}  // namespace
+
+void device_apply(const std::vector<Launch>& launches, int device, std::uintptr_t stream) {
+  DeviceScope scope(device);
+  Launcher launcher{reinterpret_cast<cudaStream_t>(stream)};
+  cuda::run_launches(launches, launcher);
+}
+
+int pointer_device(const void* ptr) {
+  cudaPointerAttributes attr{};
+  const cudaError_t err = cudaPointerGetAttributes(&attr, ptr);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky-free error state of this query
+    throw std::invalid_argument(std::string("cannot query the pointer: ") + cudaGetErrorString(err));
+  }
+  if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
+    throw std::invalid_argument("the array's memory is not CUDA device memory");
+  return attr.device;
+}
+
+DeviceReport device_report() {
+  DeviceReport r;
+  int version = 0;
+  cudaRuntimeGetVersion(&version);
+  r.runtime_version = std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
+  r.architectures = FUSEDOPTIM_CUDA_ARCHS;
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    r.error = cudaGetErrorString(err);
+    return r;
+  }
+  for (int d = 0; d < count; ++d) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, d) != cudaSuccess) continue;
+    r.devices.push_back({prop.name, prop.major, prop.minor});
+  }
+  return r;
+}
+
+}  // namespace fusedoptim

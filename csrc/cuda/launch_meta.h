@@ -1,0 +1,81 @@
+// How the CUDA launcher packs a list of tensors into kernel launches, in the
+// multi-tensor-apply style: the tensors' addresses and sizes ride in the kernel's
+// arguments (no host-to-device copy, no synchronisation), each block of the grid
+// updates one chunk of one tensor, and a list longer than one launch holds is cut
+// into several launches. Plain C++: the host emulator (emulated_apply.cpp) packs and
+// runs the very same metadata on the CPU.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/multi_tensor.h"
+
+namespace fusedoptim {
+namespace cuda_meta {
+
+constexpr int kBlockThreads = 512;
+// Elements each thread moves per vector access; chunks are multiples of it, so a
+// tensor whose operands are all aligned to kILP elements stays aligned in every chunk.
+constexpr int kILP = 4;
+constexpr std::int64_t kChunk = 65536;  // elements per block
+
+// Tensors and blocks per launch for K operands. The arguments stay under 16 KiB
+// (CUDA 12.1+ allows 32 KiB of kernel parameters on sm_70 and newer).
+template <int K>
+struct Capacity {
+  static constexpr int kTensors = K <= 1 ? 384 : K == 2 ? 320 : K == 3 ? 256 : K == 4 ? 192 : 160;
+  static constexpr int kBlocks = 1024;
+};
+
+template <int K>
+struct TensorListMeta {
+  static constexpr int kTensors = Capacity<K>::kTensors;
+  static constexpr int kBlocks = Capacity<K>::kBlocks;
+  void* addr[K][kTensors];
+  std::int64_t numel[kTensors];
+  unsigned char aligned[kTensors];  // every operand aligned to kILP elements
+  std::uint16_t block_tensor[kBlocks];
+  std::int32_t block_chunk[kBlocks];
+};
+static_assert(sizeof(TensorListMeta<5>) < 16384, "kernel arguments stay under 16 KiB");
+static_assert(sizeof(TensorListMeta<1>) < 16384, "kernel arguments stay under 16 KiB");
+
+// Packs every non-empty tensor of `l` into metas and calls emit(meta, n_blocks) for each
+// full or final one. `meta` is reused between calls: emit must consume it at once (a
+// kernel launch copies its arguments).
+template <int K, typename Emit>
+void pack(const Launch& l, TensorListMeta<K>& meta, Emit&& emit) {
+  using Meta = TensorListMeta<K>;
+  const std::size_t vec_bytes = kILP * l.elem_size;
+  int n_tensors = 0, n_blocks = 0;
+  for (const TensorSlot& t : l.tensors) {
+    if (t.numel == 0) continue;
+    const std::int64_t n_chunks = (static_cast<std::int64_t>(t.numel) + kChunk - 1) / kChunk;
+    bool aligned = true;
+    for (int k = 0; k < K; ++k)
+      aligned = aligned && reinterpret_cast<std::uintptr_t>(t.ptr[k]) % vec_bytes == 0;
+    for (std::int64_t c = 0; c < n_chunks; ++c) {
+      if (c == 0 || n_blocks == 0) {  // the tensor enters this meta
+        if (n_tensors == Meta::kTensors) {
+          emit(meta, n_blocks);
+          n_tensors = n_blocks = 0;
+        }
+        for (int k = 0; k < K; ++k) meta.addr[k][n_tensors] = t.ptr[k];
+        meta.numel[n_tensors] = static_cast<std::int64_t>(t.numel);
+        meta.aligned[n_tensors] = aligned;
+        ++n_tensors;
+      }
+      meta.block_tensor[n_blocks] = static_cast<std::uint16_t>(n_tensors - 1);
+      meta.block_chunk[n_blocks] = static_cast<std::int32_t>(c);
+      if (++n_blocks == Meta::kBlocks) {
+        emit(meta, n_blocks);
+        // A tensor cut here continues in the next meta, re-entered at its next chunk.
+        n_tensors = n_blocks = 0;
+      }
+    }
+  }
+  if (n_blocks > 0) emit(meta, n_blocks);
+}
+
+}  // namespace cuda_meta
+}  // namespace fusedoptim

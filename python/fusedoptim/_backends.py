@@ -1,0 +1,197 @@
+"""Where a step runs: on the host (NumPy arrays, fusedoptim._core) or on a CUDA
+device (arrays with ``__cuda_array_interface__``, fusedoptim._cuda).
+
+Both backends take the same works (see functional.py) and have the same entry
+points; an optimizer picks its backend from its first param and keeps its state
+as arrays of the params' kind. The device backend also knows how to allocate
+state next to a param and how to copy arrays to and from NumPy (state_dict).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+
+from . import _native
+
+_BUILD_HINT = ("reinstall with the CUDA extension: "
+               "pip install . -Ccmake.define.FUSEDOPTIM_CUDA=ON (needs nvcc)")
+
+
+def is_device_array(x) -> bool:
+    """Whether x is a CUDA device array (it has ``__cuda_array_interface__``)."""
+    return hasattr(type(x), "__cuda_array_interface__")
+
+
+class HostBackend:
+    """NumPy arrays, the CPU kernels."""
+
+    name = "host"
+    run = staticmethod(_native.run)
+    validate = staticmethod(_native.validate)
+    Plan = _native.Plan
+    StalePlan = _native.StalePlan
+    check_params = staticmethod(_native._core.check_params)
+    zeros_like = staticmethod(np.zeros_like)
+    empty_like = staticmethod(np.empty_like)
+    full_like = staticmethod(np.full_like)
+
+    @staticmethod
+    def is_array(x) -> bool:
+        return isinstance(x, np.ndarray)
+
+    @staticmethod
+    def to_numpy(a) -> np.ndarray:
+        return np.array(a, copy=True)
+
+    @staticmethod
+    def from_numpy(arr, like) -> np.ndarray:
+        return np.array(arr, dtype=like.dtype, order="C", copy=True)
+
+
+HOST = HostBackend()
+
+# --------------------------------------------------------------------------- device
+_module = None  # the loaded device module (fusedoptim._cuda), or the emulator in tests
+
+
+def device_module():
+    """fusedoptim._cuda, or RuntimeError saying how to build it."""
+    global _module
+    if _module is None:
+        name = os.environ.get("FUSEDOPTIM_DEVICE_MODULE", "_cuda")
+        if name not in ("_cuda", "_cuda_emulator"):
+            raise RuntimeError(f"FUSEDOPTIM_DEVICE_MODULE={name!r}: expected _cuda or "
+                               "_cuda_emulator")
+        try:
+            _module = importlib.import_module(f"fusedoptim.{name}")
+        except ImportError as exc:
+            raise RuntimeError(f"CUDA device arrays given, but this fusedoptim has no CUDA "
+                               f"extension (fusedoptim.{name}: {exc}); {_BUILD_HINT}") from exc
+    return _module
+
+
+def set_device_module(module) -> None:
+    """Use ``module`` for device steps (tests use fusedoptim._cuda_emulator); None resets."""
+    global _module
+    _module = module
+    _DEVICE_BACKENDS.clear()
+
+
+def cuda_info() -> dict:
+    """What build_info() says of CUDA: whether the extension is built, its runtime and
+    architectures, and the devices it sees."""
+    try:
+        mod = importlib.import_module("fusedoptim._cuda")
+    except ImportError:
+        return {"built": False, "hint": _BUILD_HINT}
+    info = mod.device_info()
+    devices = info["devices"]
+    return {"built": True, "runtime_version": info["runtime_version"],
+            "architectures": info["architectures"], "devices": devices,
+            "device": devices[0]["name"] if devices else None,
+            "compute_capability": devices[0]["compute_capability"] if devices else None,
+            "error": info["error"]}
+
+
+class _ArrayKind:
+    """How to make arrays of one device-array type: CuPy's own functions, or the
+    array API namespace the type offers (``__array_namespace__``)."""
+
+    def __init__(self, sample):
+        self.type = type(sample)
+        self.cupy = None
+        if self.type.__module__.split(".")[0] == "cupy":
+            import cupy
+            self.cupy = cupy
+        elif not hasattr(sample, "__array_namespace__"):
+            raise TypeError(f"params: fusedoptim keeps optimizer state as arrays of the params' "
+                            f"kind and cannot create {self.type.__name__} arrays; use CuPy arrays "
+                            "(cupy.asarray(x) wraps any __cuda_array_interface__ array without "
+                            "a copy)")
+
+    def _alloc(self, like, make):
+        if self.cupy is not None:
+            with self.cupy.cuda.Device(like.device.id):
+                return make(self.cupy, {})
+        return make(like.__array_namespace__(), {"device": like.device})
+
+    def zeros_like(self, p):
+        return self._alloc(p, lambda xp, kw: xp.zeros(p.shape, dtype=p.dtype, **kw))
+
+    def empty_like(self, p):
+        return self._alloc(p, lambda xp, kw: xp.empty(p.shape, dtype=p.dtype, **kw))
+
+    def full_like(self, p, value):
+        return self._alloc(p, lambda xp, kw: xp.full(p.shape, value, dtype=p.dtype, **kw))
+
+    def from_numpy(self, arr, like):
+        host = np.array(arr, dtype=like.dtype, order="C", copy=True)  # keeps 0-d arrays 0-d
+        return self._alloc(like, lambda xp, kw: xp.asarray(host, **kw))
+
+    def stream(self) -> int:
+        """The stream kernels go to: CuPy's current stream; 0 (the default stream) otherwise."""
+        if self.cupy is not None:
+            return self.cupy.cuda.get_current_stream().ptr
+        return 0
+
+
+def to_numpy(a) -> np.ndarray:
+    """A NumPy copy of a host or device array (device arrays through their ``get()``)."""
+    if isinstance(a, np.ndarray):
+        return a.copy()
+    get = getattr(a, "get", None)
+    if get is None:
+        raise TypeError(f"{type(a).__name__}: cannot copy this device array to the host (it has "
+                        "no get()); use CuPy arrays")
+    return np.array(get(), copy=True)
+
+
+class DeviceBackend:
+    """CUDA device arrays, the CUDA kernels (fusedoptim._cuda)."""
+
+    name = "cuda"
+
+    def __init__(self, sample):
+        self.module = device_module()
+        self.kind = _ArrayKind(sample)
+        self.StalePlan = self.module.StalePlan
+        self.check_params = self.module.check_params
+        self.validate = self.module.validate
+        self.zeros_like = self.kind.zeros_like
+        self.empty_like = self.kind.empty_like
+        self.full_like = self.kind.full_like
+        self.from_numpy = self.kind.from_numpy
+        self.to_numpy = to_numpy
+        stream, base = self.kind.stream, self.module.Plan
+
+        class Plan(base):
+            """The device plan, run on the array library's current stream."""
+
+            def run(self, grads, scalars):
+                base.run(self, grads, scalars, stream())
+
+        self.Plan = Plan
+
+    def run(self, works) -> None:
+        self.module.run(works, self.kind.stream())
+
+    @staticmethod
+    def is_array(x) -> bool:
+        return is_device_array(x)
+
+
+_DEVICE_BACKENDS: dict = {}
+
+
+def for_arrays(arrays):
+    """The backend of a list of arrays, from its first entry (the native checks reject
+    any other array of the other side by name)."""
+    first = next((a for a in arrays if a is not None), None)
+    if first is None or not is_device_array(first):
+        return HOST
+    backend = _DEVICE_BACKENDS.get(type(first))
+    if backend is None:
+        backend = _DEVICE_BACKENDS[type(first)] = DeviceBackend(first)
+    return backend

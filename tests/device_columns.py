@@ -1,0 +1,132 @@
+"""The device columns of the tests: the CUDA kernels on a real GPU (CuPy arrays;
+skipped without a CUDA build, a GPU or CuPy), and their host emulation (always:
+fusedoptim._cuda_emulator runs the CUDA kernel body on the CPU over FakeDeviceArray,
+host memory dressed as device arrays), so the device code path is checked on every
+machine."""
+from __future__ import annotations
+
+import importlib
+import types
+
+import numpy as np
+import pytest
+
+from fusedoptim import _backends
+
+
+class _Device:
+    def __init__(self, i):
+        self.id = i
+
+    def __eq__(self, other):
+        return isinstance(other, _Device) and other.id == self.id
+
+    def __hash__(self):
+        return hash(self.id)
+
+
+class FakeDeviceArray:
+    """Host memory behind a __cuda_array_interface__, with CuPy's ``device.id`` and
+    ``get()`` and a small array API namespace to allocate more of its kind."""
+
+    def __init__(self, host: np.ndarray, device: int = 0, readonly: bool = False):
+        self.host = host
+        self.device = _Device(device)
+        self.readonly = readonly
+
+    shape = property(lambda self: self.host.shape)
+    dtype = property(lambda self: self.host.dtype)
+    size = property(lambda self: self.host.size)
+
+    @property
+    def __cuda_array_interface__(self):
+        a = self.host
+        return {"version": 3, "shape": a.shape, "typestr": a.dtype.str,
+                "data": (a.ctypes.data, self.readonly),
+                "strides": None if a.flags.c_contiguous else a.strides, "stream": None}
+
+    def get(self):
+        return self.host.copy()
+
+    def __getitem__(self, index):
+        return FakeDeviceArray(self.host[index], self.device.id, self.readonly)
+
+    def __array_namespace__(self):
+        return FAKE_NAMESPACE
+
+
+def _on(device):
+    return device.id if device is not None else 0
+
+
+FAKE_NAMESPACE = types.SimpleNamespace(
+    zeros=lambda shape, dtype=None, device=None: FakeDeviceArray(np.zeros(shape, dtype), _on(device)),
+    empty=lambda shape, dtype=None, device=None: FakeDeviceArray(np.empty(shape, dtype), _on(device)),
+    full=lambda shape, v, dtype=None, device=None: FakeDeviceArray(np.full(shape, v, dtype),
+                                                                   _on(device)),
+    asarray=lambda x, device=None: FakeDeviceArray(np.array(x, copy=True), _on(device)),
+)
+
+
+def _cuda_ready():
+    try:
+        cuda = importlib.import_module("fusedoptim._cuda")
+    except ImportError:
+        return None, "fusedoptim was built without CUDA (-Ccmake.define.FUSEDOPTIM_CUDA=ON)"
+    info = cuda.device_info()
+    if not info["devices"]:
+        return None, f"no CUDA device ({info['error']})"
+    try:
+        import cupy
+    except ImportError:
+        return None, "CuPy is not installed (pip install fusedoptim[cuda])"
+    return cupy, None
+
+
+class Column:
+    """How one column makes device arrays and reads them back."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def setup(self):
+        if self.name == "emulated":
+            _backends.set_device_module(importlib.import_module("fusedoptim._cuda_emulator"))
+            self.xp = None
+        else:
+            cupy, why = _cuda_ready()
+            if cupy is None:
+                pytest.skip(why)
+            _backends.set_device_module(importlib.import_module("fusedoptim._cuda"))
+            self.xp = cupy
+
+    def device(self, a: np.ndarray, device: int = 0, offset: int = 0):
+        """A device copy of a; ``offset`` > 0 places it that many elements into a larger
+        buffer (C-contiguous, but not aligned for vector access)."""
+        a = np.asarray(a)
+        if self.xp is None:
+            buf = np.empty(a.size + offset, a.dtype)
+            view = buf[offset:].reshape(a.shape)
+            view[...] = a
+            return FakeDeviceArray(view, device)
+        with self.xp.cuda.Device(device):
+            buf = self.xp.empty(a.size + offset, a.dtype)
+            view = buf[offset:].reshape(a.shape)
+            view[...] = self.xp.asarray(a)
+            return view
+
+    def host(self, a) -> np.ndarray:
+        if self.xp is not None:
+            self.xp.cuda.get_current_stream().synchronize()
+        return np.array(a.get(), copy=True)
+
+    def devices(self) -> int:
+        return 2 if self.xp is None else self.xp.cuda.runtime.getDeviceCount()
+
+
+@pytest.fixture(params=["emulated", "cuda"])
+def column(request):
+    col = Column(request.param)
+    col.setup()
+    yield col
+    _backends.set_device_module(None)

@@ -1,0 +1,178 @@
+"""The CUDA path (issue: optional CUDA build) against the CPU kernels, in two columns
+(tests/device_columns.py): "cuda" on a real GPU with CuPy arrays, skipped without
+one, and "emulated", the same device code (packing, chunks, vector and tail accesses,
+the shared rules, the device bindings and the Python routing) run on the host.
+
+Tolerances (registry.assert_close, relative to each array's largest magnitude):
+float64 1e-12, float32 1e-5. The rules are the CPU's; results differ only by FMA
+contraction (nvcc contracts a*b+c, so do the AVX2/AVX-512 paths, the scalar CPU
+path and the emulator do not), a few ulp per step carried along by momentum. In
+float32 that reaches 2.2e-6 on a 0-d centered-RMSprop average after 50 steps
+(cancellation in the running mean), hence 1e-5 rather than 1e-6.
+"""
+import numpy as np
+import pytest
+
+import fusedoptim
+from fusedoptim import _backends, functional
+from device_columns import FakeDeviceArray, column  # noqa: F401  (fixture)
+from registry import CONFIGS, IDS, SMALL_SHAPES, all_state, assert_close
+
+STEPS = 50
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+# Small and odd sizes, two chunks of a block with a tail (70001 = 65536 + 4465, 70001 % 4 = 1).
+SHAPES = SMALL_SHAPES + [(70001,)]
+UNALIGNED = {3, 6}  # these params live one element into their buffer: the scalar path
+
+
+def _device_params(column, host_params):
+    return [column.device(p, offset=1 if i in UNALIGNED else 0) for i, p in enumerate(host_params)]
+
+
+def _run_both(column, name, kw, dtype, steps=STEPS, seed=7):
+    rng = np.random.default_rng(seed)
+    init = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(steps)]
+    cpu_params = [p.copy() for p in init]
+    cpu = getattr(fusedoptim, name)(cpu_params, **kw)
+    dev_params = _device_params(column, init)
+    dev = getattr(fusedoptim, name)(dev_params, **kw)
+    for g in grads:
+        cpu.step(g)
+        dev.step([column.device(x) for x in g])  # new grad arrays every step, as in training
+    return cpu, cpu_params, dev, dev_params
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_device_matches_cpu(cfg, dtype, column):
+    name, kw = cfg
+    cpu, cpu_params, dev, dev_params = _run_both(column, name, kw, dtype)
+    assert dev._fast is not None, "the device plan was not reused"
+    for i, (a, b) in enumerate(zip(dev_params, cpu_params)):
+        assert_close(column.host(a), b, TOL[dtype], err_msg=f"param {i}")
+    cpu_state, dev_state = all_state(cpu), all_state(dev)
+    assert dev_state.keys() == cpu_state.keys()
+    for key, value in cpu_state.items():
+        got = dev_state[key]
+        if isinstance(value, np.ndarray):
+            assert type(got) is type(dev_params[0]), f"state {key} is not a device array"
+            assert_close(column.host(got), value, TOL[dtype], err_msg=f"state {key}")
+        else:
+            assert got == value
+
+
+def test_state_dict_moves_cpu_gpu_cpu(column):
+    """10 steps on the CPU, 10 on the device, 10 on the CPU again == 30 on the CPU."""
+    rng = np.random.default_rng(3)
+    init = [rng.standard_normal(s) for s in [(5, 4), (70001,), ()]]
+    grads = [[rng.standard_normal(p.shape) for p in init] for _ in range(30)]
+    kw = dict(lr=0.01, amsgrad=True, weight_decay=0.1)
+    straight_params = [p.copy() for p in init]
+    straight = fusedoptim.Adam(straight_params, **kw)
+    for g in grads:
+        straight.step(g)
+
+    params = [p.copy() for p in init]
+    opt = fusedoptim.Adam(params, **kw)
+    for g in grads[:10]:
+        opt.step(g)
+    dev_params = [column.device(p) for p in params]
+    dev = fusedoptim.Adam(dev_params, **kw)
+    dev.load_state_dict(opt.state_dict())
+    assert type(dev.state[0]["exp_avg"]) is type(dev_params[0])
+    for g in grads[10:20]:
+        dev.step([column.device(x) for x in g])
+    sd = dev.state_dict()
+    assert all(isinstance(v, np.ndarray) for s in sd["state"].values() for k, v in s.items()
+               if k != "step"), "state_dict must hold NumPy copies"
+    back = [column.host(p) for p in dev_params]
+    opt2 = fusedoptim.Adam(back, **kw)
+    opt2.load_state_dict(sd)
+    for g in grads[20:]:
+        opt2.step(g)
+    for a, b in zip(back, straight_params):
+        assert_close(a, b, 1e-12)
+    for key, value in all_state(straight).items():
+        got = all_state(opt2)[key]
+        if isinstance(value, np.ndarray):
+            assert_close(got, value, 1e-12, err_msg=str(key))
+        else:
+            assert got == value
+
+
+def test_functional_on_device_arrays(column):
+    rng = np.random.default_rng(5)
+    shapes = [(3, 7), (1000,)]
+    p, g = ([rng.standard_normal(s) for s in shapes] for _ in range(2))
+    m, v = ([rng.random(s) for s in shapes] for _ in range(2))
+    dp, dg, dm, dv = ([column.device(x) for x in xs] for xs in (p, g, m, v))
+    kw = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0, amsgrad=False,
+              maximize=False)
+    functional.adam(p, g, m, v, None, 3, **kw)
+    functional.adam(dp, dg, dm, dv, None, 3, **kw)
+    for a, b in zip(dp + dm + dv, p + m + v):
+        assert_close(column.host(a), b, 1e-12)
+
+
+def test_momentum_buffers_created_on_device(column):
+    rng = np.random.default_rng(6)
+    p = rng.standard_normal((4, 5))
+    g = rng.standard_normal((4, 5))
+    dp = column.device(p)
+    bufs = [None]
+    functional.sgd([dp], [column.device(g)], bufs, lr=0.1, momentum=0.9)
+    assert type(bufs[0]) is type(dp)
+    np.testing.assert_allclose(column.host(bufs[0]), g, rtol=0, atol=0)
+    np.testing.assert_allclose(column.host(dp), p - 0.1 * g, rtol=1e-15)
+
+
+def test_cuda_info_in_build_info():
+    info = fusedoptim.build_info()["cuda"]
+    assert isinstance(info["built"], bool)
+    if info["built"]:
+        assert "80" in info["architectures"] and "90" in info["architectures"]
+    else:
+        assert "FUSEDOPTIM_CUDA=ON" in info["hint"]
+
+
+def test_device_arrays_without_cuda_build_say_how_to_build(monkeypatch):
+    monkeypatch.setenv("FUSEDOPTIM_DEVICE_MODULE", "_cuda")
+    _backends.set_device_module(None)
+    try:
+        import fusedoptim._cuda  # noqa: F401
+        pytest.skip("this build has the CUDA extension")
+    except ImportError:
+        pass
+    with pytest.raises(RuntimeError, match="FUSEDOPTIM_CUDA=ON"):
+        fusedoptim.Adam([FakeDeviceArray(np.ones(3))])
+
+
+def test_bench_device_mode_runs_on_the_emulation():
+    """`fusedoptim bench --device cuda`'s runner, with emulated device arrays: every
+    GPU implementation that exists here is timed and the host-time table is filled."""
+    import importlib
+
+    from fusedoptim.bench import report
+    from fusedoptim.bench.device import DeviceTools
+    from fusedoptim.bench.runner import Config, run
+
+    _backends.set_device_module(importlib.import_module("fusedoptim._cuda_emulator"))
+    try:
+        tools = DeviceTools(lambda a: FakeDeviceArray(np.array(a, copy=True)), lambda: None,
+                            "host emulation", torch_device=None)
+        cfg = Config(device="cuda", optimizers=["adam", "sgd"], workloads=["mlp"],
+                     threads=[1], implementations=["fusedoptim", "torch-fused", "roofline"],
+                     repeats=2, scale=1e-3, sweep=False, overhead=False)
+        result = run(cfg, progress=False, tools=tools)
+    finally:
+        _backends.set_device_module(None)
+    assert result["device"] == "host emulation"
+    impls = {(r["optimizer"], r["impl"]) for r in result["rows"]}
+    assert impls == {("adam", "fusedoptim"), ("adam", "roofline"), ("sgd", "fusedoptim"),
+                     ("sgd", "roofline")}
+    assert all(r["ms"] > 0 and r["roofline_fraction"] > 0 for r in result["rows"])
+    assert {(r["optimizer"], r["impl"]) for r in result["host"]} == {("adam", "fusedoptim"),
+                                                                      ("sgd", "fusedoptim")}
+    assert "Host time per step call" in report.host_table(result["host"])
+    assert "Device: host emulation" in report.markdown(result)
