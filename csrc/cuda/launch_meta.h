@@ -19,12 +19,16 @@ constexpr int kBlockThreads = 512;
 constexpr int kILP = 4;
 constexpr std::int64_t kChunk = 65536;  // elements per block
 
-// Tensors and blocks per launch for K operands. The arguments stay under 16 KiB
-// (CUDA 12.1+ allows 32 KiB of kernel parameters on sm_70 and newer).
+// Tensors and blocks per launch for K operands: as many tensors as fit in about 28 KB
+// of kernel arguments next to the block map (CUDA 12.1+ allows 32,764 bytes of
+// parameters on sm_70 and newer; apex's 4 KB limits would take 4x more launches for
+// many small tensors, and each launch costs the host microseconds).
 template <int K>
 struct Capacity {
-  static constexpr int kTensors = K <= 1 ? 384 : K == 2 ? 320 : K == 3 ? 256 : K == 4 ? 192 : 160;
   static constexpr int kBlocks = 1024;
+  static constexpr int kBudget = 28000 - kBlocks * 6;  // bytes left for the tensor lists
+  static constexpr int kFit = kBudget / (8 * K + 9);    // addresses, numel, aligned flag
+  static constexpr int kTensors = kFit < kBlocks ? kFit : kBlocks;
 };
 
 template <int K>
@@ -37,8 +41,10 @@ struct TensorListMeta {
   std::uint16_t block_tensor[kBlocks];
   std::int32_t block_chunk[kBlocks];
 };
-static_assert(sizeof(TensorListMeta<5>) < 16384, "kernel arguments stay under 16 KiB");
-static_assert(sizeof(TensorListMeta<1>) < 16384, "kernel arguments stay under 16 KiB");
+static_assert(sizeof(TensorListMeta<1>) < 30000 && sizeof(TensorListMeta<2>) < 30000 &&
+                  sizeof(TensorListMeta<3>) < 30000 && sizeof(TensorListMeta<4>) < 30000 &&
+                  sizeof(TensorListMeta<5>) < 30000,
+              "kernel arguments (with the rule) stay under CUDA's 32,764-byte limit");
 
 // Packs every non-empty tensor of `l` into metas and calls emit(meta, n_blocks) for each
 // full or final one. `meta` is reused between calls: emit must consume it at once (a

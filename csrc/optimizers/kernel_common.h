@@ -91,7 +91,11 @@ FO_HD T sign(T x) {
 template <typename T>
 FO_HD T fo_sqrt(T x) {
 #if defined(__CUDA_ARCH__)
-  return sqrt(x);  // IEEE-rounded (nvcc's default -prec-sqrt=true)
+  // IEEE-rounded (nvcc's default -prec-sqrt=true), in T's own precision.
+  if constexpr (std::is_same<T, float>::value)
+    return sqrtf(x);
+  else
+    return sqrt(x);
 #else
   return std::sqrt(x);
 #endif
@@ -100,7 +104,10 @@ FO_HD T fo_sqrt(T x) {
 template <typename T>
 FO_HD T fo_fabs(T x) {
 #if defined(__CUDA_ARCH__)
-  return fabs(x);
+  if constexpr (std::is_same<T, float>::value)
+    return fabsf(x);
+  else
+    return fabs(x);
 #else
   return std::fabs(x);
 #endif

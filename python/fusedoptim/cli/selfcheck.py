@@ -86,10 +86,22 @@ CASES = [  # (label, class, keywords): torch's defaults except the learning rate
 ]
 
 
+def describe_cuda(cuda: dict) -> str:
+    if not cuda["built"]:
+        return "not built (" + cuda["hint"] + ")"
+    text = f"built for {cuda['architectures']}, CUDA {cuda['runtime_version']}; "
+    if cuda["device"]:
+        cc = ".".join(map(str, cuda["compute_capability"]))
+        return text + f"device {cuda['device']} (compute capability {cc})"
+    return text + f"no device ({cuda['error']})"
+
+
 def print_build_info(info: dict) -> None:
     print("fusedoptim build")
     for key in sorted(info):
         value = info[key]
+        if key == "cuda":
+            value = describe_cuda(value)
         print(f"  {key:<16} {', '.join(value) if isinstance(value, list) else value}")
 
 
