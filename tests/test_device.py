@@ -176,3 +176,38 @@ def test_bench_device_mode_runs_on_the_emulation():
                                                                       ("sgd", "fusedoptim")}
     assert "Host time per step call" in report.host_table(result["host"])
     assert "Device: host emulation" in report.markdown(result)
+
+
+@pytest.mark.parametrize("clone", ["pickle", "deepcopy"])
+def test_device_optimizer_copies_find_their_backend(clone):
+    """A copy rebuilds its backend from its own params (emulated column: fake arrays
+    pickle with their host memory)."""
+    import copy
+    import importlib
+    import pickle
+
+    _backends.set_device_module(importlib.import_module("fusedoptim._cuda_emulator"))
+    try:
+        rng = np.random.default_rng(8)
+        host = rng.standard_normal((6, 3))
+        g = [FakeDeviceArray(rng.standard_normal((6, 3)))]
+        opt = fusedoptim.Adam([FakeDeviceArray(host.copy())], lr=0.1)
+        opt.step(g)
+        other = pickle.loads(pickle.dumps(opt)) if clone == "pickle" else copy.deepcopy(opt)
+        assert other._backend.name == "cuda"
+        opt.step(g)
+        other.step(g)
+        np.testing.assert_array_equal(other.param_groups[0]["params"][0].get(),
+                                      opt.param_groups[0]["params"][0].get())
+    finally:
+        _backends.set_device_module(None)
+
+
+def test_reference_optimizer_survives_pickle():
+    import pickle
+
+    p = np.ones(4)
+    opt = pickle.loads(pickle.dumps(fusedoptim.reference.SGD([p], lr=0.5)))
+    q = opt.param_groups[0]["params"][0]
+    opt.step([np.ones(4)])
+    np.testing.assert_array_equal(q, 0.5)

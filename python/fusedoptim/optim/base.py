@@ -98,8 +98,12 @@ class Optimizer:
 
     def __getstate__(self):
         # The native plan holds raw pointers: a copy (pickle, deepcopy) makes its own on
-        # its first step.
-        return {**self.__dict__, "_fast": None}
+        # its first step. The backend holds modules: the copy finds its own from its params.
+        return {**self.__dict__, "_fast": None, "_backend": None}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._backend = _backends.for_arrays([p for g in self.param_groups for p in g["params"]])
 
     @property
     def state(self) -> StateView:
@@ -198,7 +202,7 @@ class Optimizer:
         if self._functional is F:
             self._backend.run(works)
             return works
-        if self._backend is not _backends.HOST:
+        if self._backend.name != "host":
             raise TypeError("the reference optimizers run on NumPy arrays only")
         self._backend.validate(works)
         for name, args, kw in calls:
