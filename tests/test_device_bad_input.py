@@ -50,7 +50,7 @@ def test_host_grad_among_device_params(column):
 def test_device_grad_among_host_params(column):
     params = [np.ones((4, 5)), np.ones(3)]
     opt = fusedoptim.SGD(params, lr=0.1)
-    with pytest.raises(TypeError, match=r"grads\[0\]: .* is a CUDA device array among host"):
+    with pytest.raises(TypeError, match=r"grads\[0\]: .* is a CUDA device array, but this call runs on host"):
         opt.step([column.device(np.ones((4, 5))), np.ones(3)])
     np.testing.assert_array_equal(params[0], 1.0)
 
@@ -149,3 +149,16 @@ def test_reference_optimizers_refuse_device_arrays(column):
     opt = fusedoptim.reference.Adam([column.device(np.ones(3))])
     with pytest.raises(TypeError, match="NumPy arrays only"):
         opt.step([column.device(np.ones(3))])
+
+
+def test_host_only_functions_name_device_arrays(column):
+    """Clipping, vector ops and the second-order methods run on NumPy arrays only."""
+    from fusedoptim import vector
+
+    x = column.device(np.ones(4))
+    for call in (lambda: fusedoptim.clip_grad_norm_([x], 1.0),
+                 lambda: vector.scale_([x], 2.0),
+                 lambda: fusedoptim.LBFGS([x])):
+        with pytest.raises(TypeError, match=r"\[0\]: .* is a CUDA device array, but this call "
+                                            r"runs on host \(NumPy\) arrays"):
+            call()

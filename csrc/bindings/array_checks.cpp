@@ -67,8 +67,9 @@ ArrayView host_view(py::handle h, const Label& what) {
     const std::string type = py::str(py::type::handle_of(h).attr("__name__"));
     if (has_cuda_array_interface(h))
       throw py::type_error(what.str() + ": " + type +
-                           " is a CUDA device array among host (NumPy) arrays; every array of "
-                           "one call must be on the same side");
+                           " is a CUDA device array, but this call runs on host (NumPy) arrays "
+                           "(only the first-order optimizers and fusedoptim.functional run on "
+                           "device arrays, all of one call on one side)");
     throw py::type_error(what.str() + ": expected a numpy.ndarray, got " + type);
   }
   return numpy_view(py::reinterpret_borrow<py::array>(h));
