@@ -96,26 +96,32 @@ def cuda_info() -> dict:
 
 
 class _ArrayKind:
-    """How to make arrays of one device-array type: CuPy's own functions, or the
-    array API namespace the type offers (``__array_namespace__``)."""
+    """How to make arrays of one device-array type, next to a given param: CuPy's and
+    PyTorch's own functions, or the array API namespace the type offers
+    (``__array_namespace__``)."""
 
     def __init__(self, sample):
         self.type = type(sample)
-        self.cupy = None
-        if self.type.__module__.split(".")[0] == "cupy":
-            import cupy
-            self.cupy = cupy
-        elif not hasattr(sample, "__array_namespace__"):
+        self.lib = self.type.__module__.split(".")[0]
+        if self.lib == "cupy":
+            import cupy as xp
+        elif self.lib == "torch":
+            import torch as xp
+        elif hasattr(sample, "__array_namespace__"):
+            xp = None
+        else:
             raise TypeError(f"params: fusedoptim keeps optimizer state as arrays of the params' "
                             f"kind and cannot create {self.type.__name__} arrays; use CuPy arrays "
                             "(cupy.asarray(x) wraps any __cuda_array_interface__ array without "
                             "a copy)")
+        self.xp = xp
 
     def _alloc(self, like, make):
-        if self.cupy is not None:
-            with self.cupy.cuda.Device(like.device.id):
-                return make(self.cupy, {})
-        return make(like.__array_namespace__(), {"device": like.device})
+        if self.lib == "cupy":
+            with self.xp.cuda.Device(like.device.id):
+                return make(self.xp, {})
+        xp = self.xp if self.xp is not None else like.__array_namespace__()
+        return make(xp, {"device": like.device})
 
     def zeros_like(self, p):
         return self._alloc(p, lambda xp, kw: xp.zeros(p.shape, dtype=p.dtype, **kw))
@@ -127,20 +133,27 @@ class _ArrayKind:
         return self._alloc(p, lambda xp, kw: xp.full(p.shape, value, dtype=p.dtype, **kw))
 
     def from_numpy(self, arr, like):
-        host = np.array(arr, dtype=like.dtype, order="C", copy=True)  # keeps 0-d arrays 0-d
+        dtype = np.dtype(str(like.dtype).removeprefix("torch."))
+        host = np.array(arr, dtype=dtype, order="C", copy=True)  # keeps 0-d arrays 0-d
         return self._alloc(like, lambda xp, kw: xp.asarray(host, **kw))
 
     def stream(self) -> int:
-        """The stream kernels go to: CuPy's current stream; 0 (the default stream) otherwise."""
-        if self.cupy is not None:
-            return self.cupy.cuda.get_current_stream().ptr
+        """The stream kernels go to: the array library's current stream (CuPy's, or
+        PyTorch's on the current device); 0, the default stream, for other libraries."""
+        if self.lib == "cupy":
+            return self.xp.cuda.get_current_stream().ptr
+        if self.lib == "torch":
+            return self.xp.cuda.current_stream().cuda_stream
         return 0
 
 
 def to_numpy(a) -> np.ndarray:
-    """A NumPy copy of a host or device array (device arrays through their ``get()``)."""
+    """A NumPy copy of a host or device array (CuPy's and others' ``get()``, PyTorch's
+    ``cpu()``)."""
     if isinstance(a, np.ndarray):
         return a.copy()
+    if type(a).__module__.split(".")[0] == "torch":
+        return a.detach().cpu().numpy().copy()
     get = getattr(a, "get", None)
     if get is None:
         raise TypeError(f"{type(a).__name__}: cannot copy this device array to the host (it has "
