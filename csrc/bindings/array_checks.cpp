@@ -30,9 +30,14 @@ std::string dtype_str(const ArrayView& a) {
   }
 }
 
-bool has_cuda_array_interface(py::handle h) {
-  return PyObject_HasAttrString(reinterpret_cast<PyObject*>(Py_TYPE(h.ptr())),
-                                "__cuda_array_interface__") == 1;
+bool is_device_array(py::handle h) {
+  if (PyObject_HasAttrString(reinterpret_cast<PyObject*>(Py_TYPE(h.ptr())),
+                             "__cuda_array_interface__") != 1)
+    return false;
+  // PyTorch gives every tensor type the property; its CPU tensors say is_cuda = False.
+  if (PyObject_HasAttrString(h.ptr(), "is_cuda") == 1)
+    return PyObject_IsTrue(h.attr("is_cuda").ptr()) == 1;
+  return true;
 }
 
 ArrayView numpy_view(const py::array& a) {
@@ -65,7 +70,7 @@ namespace {
 ArrayView host_view(py::handle h, const Label& what) {
   if (!py::isinstance<py::array>(h)) {
     const std::string type = py::str(py::type::handle_of(h).attr("__name__"));
-    if (has_cuda_array_interface(h))
+    if (is_device_array(h))
       throw py::type_error(what.str() + ": " + type +
                            " is a CUDA device array, but this call runs on host (NumPy) arrays "
                            "(only the first-order optimizers and fusedoptim.functional run on "

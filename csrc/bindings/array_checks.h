@@ -62,7 +62,9 @@ extern const ArrayKind kHostArrays;
 
 std::string shape_str(const ArrayView& a);
 std::string dtype_str(const ArrayView& a);
-bool has_cuda_array_interface(py::handle h);
+// Whether h is a CUDA device array: its type has __cuda_array_interface__ (and, for a
+// PyTorch tensor, it is on the GPU).
+bool is_device_array(py::handle h);
 
 ArrayView numpy_view(const py::array& a);
 

@@ -33,7 +33,7 @@ int device_of(py::handle h, void* data, std::size_t nbytes, const Label& what) {
 }
 
 ArrayView cai_view(py::handle h, const Label& what) {
-  if (!has_cuda_array_interface(h)) {
+  if (!is_device_array(h)) {
     if (py::isinstance<py::array>(h))
       throw py::type_error(what.str() + ": a host (NumPy) array among CUDA device arrays; every "
                                         "array of one call must be on the same side (cupy.asarray "

@@ -76,9 +76,11 @@ FO_HD void process_block(const Rule& rule, const cuda_meta::TensorListMeta<K>& m
 }
 
 #if defined(__CUDACC__)
+// __grid_constant__: the metadata is read in place from the kernel's parameter space,
+// never copied per thread, even though process_block takes it by reference.
 template <class Rule, typename T, int K>
 __global__ void __launch_bounds__(cuda_meta::kBlockThreads)
-    mta_kernel(const Rule rule, const cuda_meta::TensorListMeta<K> meta) {
+    mta_kernel(const Rule rule, const __grid_constant__ cuda_meta::TensorListMeta<K> meta) {
   process_block<Rule, T, K>(rule, meta, blockIdx.x, threadIdx.x, blockDim.x);
 }
 #endif

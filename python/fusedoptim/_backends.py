@@ -20,8 +20,12 @@ _BUILD_HINT = ("reinstall with the CUDA extension: "
 
 
 def is_device_array(x) -> bool:
-    """Whether x is a CUDA device array (it has ``__cuda_array_interface__``)."""
-    return hasattr(type(x), "__cuda_array_interface__")
+    """Whether x is a CUDA device array: its type has ``__cuda_array_interface__`` (and,
+    for a PyTorch tensor, whose every type has it, the tensor is on the GPU)."""
+    if not hasattr(type(x), "__cuda_array_interface__"):
+        return False
+    is_cuda = getattr(x, "is_cuda", None)
+    return True if is_cuda is None else bool(is_cuda)
 
 
 class HostBackend:
