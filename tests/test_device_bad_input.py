@@ -162,3 +162,18 @@ def test_host_only_functions_name_device_arrays(column):
         with pytest.raises(TypeError, match=r"\[0\]: .* is a CUDA device array, but this call "
                                             r"runs on host \(NumPy\) arrays"):
             call()
+
+
+def test_torch_cpu_tensors_are_host_objects_not_device_arrays():
+    """Every torch.Tensor type has __cuda_array_interface__; a CPU tensor must still be
+    refused as a non-NumPy host object, not taken for a device array."""
+    torch = pytest.importorskip("torch")
+    from fusedoptim import _backends
+
+    t = torch.zeros(3)
+    assert not _backends.is_device_array(t)
+    with pytest.raises(TypeError, match=r"params\[0\]: expected a numpy.ndarray, got Tensor"):
+        fusedoptim.Adam([t])
+    opt = fusedoptim.SGD([np.ones(3)], lr=0.1)
+    with pytest.raises(TypeError, match=r"grads\[0\]: expected a numpy.ndarray, got Tensor"):
+        opt.step([t])
