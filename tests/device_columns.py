@@ -65,6 +65,7 @@ FAKE_NAMESPACE = types.SimpleNamespace(
     full=lambda shape, v, dtype=None, device=None: FakeDeviceArray(np.full(shape, v, dtype),
                                                                    _on(device)),
     asarray=lambda x, device=None: FakeDeviceArray(np.array(x, copy=True), _on(device)),
+    float64=np.float64,
 )
 
 

@@ -85,6 +85,39 @@ class DevicePlan {
   std::vector<py::object> last_grads_;
 };
 
+// A reduction call's works, parsed: one read-only list (or two for a dot product).
+Parsed parse_reduction(int kind, const py::list& arrays, double scalar, const py::object& names,
+                       const py::object& others) {
+  return parse_all(reduction_works(kind, arrays, scalar, names, others), kDeviceArrays);
+}
+
+// Partials of a reduction: one per chunk of every non-empty tensor (cuda_meta::pack).
+std::size_t partial_count(const Parsed& p) {
+  std::size_t n = 0;
+  for (const Launch& l : p.launches)
+    for (const TensorSlot& t : l.tensors)
+      n += (t.numel + cuda_meta::kChunk - 1) / cuda_meta::kChunk;
+  return n;
+}
+
+std::size_t reduce_into(int kind, const py::list& arrays, double scalar, const py::object& names,
+                        const py::object& others, const py::object& out, std::uintptr_t stream) {
+  const Parsed p = parse_reduction(kind, arrays, scalar, names, others);
+  const std::size_t n = partial_count(p);
+  const Label what{"out", nullptr, Label::kWhole};
+  const ArrayView o = kDeviceArrays.view(out, what);
+  if (o.kind != 'f' || o.itemsize != 8) throw py::type_error("out: expected a float64 array");
+  check_layout(o, what, true, kDeviceArrays);
+  if (o.numel < n)
+    throw py::value_error("out: has " + std::to_string(o.numel) + " entries for " +
+                          std::to_string(n) + " partials");
+  if (n == 0) return 0;
+  if (!same_device(o.device, p.device))
+    throw py::value_error("out: on another device than the arrays");
+  device_reduce(p.launches, kind, scalar, static_cast<double*>(o.data), p.device, stream);
+  return n;
+}
+
 py::dict report_dict() {
   const DeviceReport r = device_report();
   py::dict d;
@@ -165,6 +198,20 @@ PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
       },
       py::arg("arrays"), py::arg("names") = py::none(),
       "Check device arrays an optimizer will update in place.");
+  m.def(
+      "partial_count",
+      [](int kind, const py::list& arrays, const py::object& names, const py::object& others) {
+        return partial_count(parse_reduction(kind, arrays, 0.0, names, others));
+      },
+      py::arg("kind"), py::arg("arrays"), py::arg("names") = py::none(),
+      py::arg("others") = py::none(),
+      "Check a reduction's arrays; the number of float64 partials reduce() will write.");
+  m.def("reduce", &reduce_into, py::arg("kind"), py::arg("arrays"), py::arg("scalar"),
+        py::arg("names"), py::arg("others"), py::arg("out"), py::arg("stream") = 0,
+        "Enqueue a reduction (enum Reduction of fusedoptim._core: sum of squares times "
+        "scalar^2, max |x|, sum |x|^scalar, finiteness probe, dot with others): one float64 "
+        "partial per chunk into out, in order; returns how many. Add them in order (max for "
+        "max |x|) once the stream has run.");
   m.def("pack_layout", &pack_layout, py::arg("numels"), py::arg("elem_size"),
         py::arg("n_operands"),
         "The launches a list of tensors of these sizes is cut into: per launch, a list of "

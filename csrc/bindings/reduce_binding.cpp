@@ -22,17 +22,7 @@ void bind_reduce(py::module_& m) {
       "reduce",
       [](Reduction kind, const py::list& arrays, double scalar, const py::object& names,
          const py::object& others) {
-        if (kind < 0 || kind >= kNumReductions) throw py::value_error("kind: unknown reduction");
-        py::list works;
-        if (kind == kDotProduct) {
-          if (others.is_none()) throw py::value_error("ys: a dot product needs a second list");
-          works.append(py::make_tuple(static_cast<int>(kDot), 0, py::tuple(),
-                                      py::make_tuple(arrays, others), names));
-        } else {
-          works.append(py::make_tuple(static_cast<int>(kReduce), 0, py::make_tuple(scalar),
-                                      py::make_tuple(arrays), names));
-        }
-        Parsed p = parse_all(works);
+        Parsed p = parse_all(reduction_works(kind, arrays, scalar, names, others));
         const KernelTable& table = active_table();
         for (Launch& l : p.launches) l.reduce = l.elem_size == 4 ? table.r32[kind] : table.r64[kind];
         const int threads = get_num_threads();

@@ -183,4 +183,19 @@ void check_params(const py::sequence& arrays, const py::object& names, const Arr
   check_overlaps(p);
 }
 
+py::list reduction_works(int kind, const py::list& arrays, double scalar, const py::object& names,
+                         const py::object& others) {
+  if (kind < 0 || kind >= kNumReductions) throw py::value_error("kind: unknown reduction");
+  py::list works;
+  if (kind == kDotProduct) {
+    if (others.is_none()) throw py::value_error("ys: a dot product needs a second list");
+    works.append(py::make_tuple(static_cast<int>(kDot), 0, py::tuple(),
+                                py::make_tuple(arrays, others), names));
+  } else {
+    works.append(py::make_tuple(static_cast<int>(kReduce), 0, py::make_tuple(scalar),
+                                py::make_tuple(arrays), names));
+  }
+  return works;
+}
+
 }  // namespace fusedoptim

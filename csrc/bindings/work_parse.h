@@ -51,6 +51,10 @@ struct Parsed {
 };
 
 Parsed parse_all(const py::list& works, const ArrayKind& kind = kHostArrays);
+// The one work of reduction `kind` (enum Reduction) over `arrays` (and `others`, the
+// second list of a dot product).
+py::list reduction_works(int kind, const py::list& arrays, double scalar, const py::object& names,
+                         const py::object& others);
 // Throws unless every work is one the apply engine runs (not a reduction).
 void check_appliable(const Parsed& p);
 // Arrays an optimizer will update in place: float32/float64, C-contiguous, writeable,

@@ -8,6 +8,7 @@
 
 #include "cuda/device_apply.h"
 #include "cuda/mta_kernel.h"
+#include "cuda/reduce_kernel.h"
 
 #ifndef FUSEDOPTIM_CUDA_ARCHS
 #define FUSEDOPTIM_CUDA_ARCHS "unknown"
@@ -26,6 +27,11 @@ struct Launcher {
   template <class Rule, typename T, int K>
   void run(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
     cuda::mta_kernel<Rule, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(rule, meta);
+    check(cudaGetLastError(), "kernel launch");
+  }
+  template <class Op, typename T, int K>
+  void reduce(const Op& op, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
+    cuda::reduce_kernel<Op, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(op, meta);
     check(cudaGetLastError(), "kernel launch");
   }
 };
@@ -49,6 +55,13 @@ void device_apply(const std::vector<Launch>& launches, int device, std::uintptr_
   DeviceScope scope(device);
   Launcher launcher{reinterpret_cast<cudaStream_t>(stream)};
   cuda::run_launches(launches, launcher);
+}
+
+void device_reduce(const std::vector<Launch>& launches, int kind, double scalar, double* out,
+                   int device, std::uintptr_t stream) {
+  DeviceScope scope(device);
+  Launcher launcher{reinterpret_cast<cudaStream_t>(stream)};
+  cuda::run_reductions(launches, kind, scalar, out, launcher);
 }
 
 int pointer_device(const void* ptr) {

@@ -15,6 +15,11 @@ namespace fusedoptim {
 // stream) of device `device`. Returns without waiting for the GPU.
 void device_apply(const std::vector<Launch>& launches, int device, std::uintptr_t stream);
 
+// Enqueues reduction `kind` (enum Reduction) of every launch on `stream`: one float64
+// partial per chunk into out[0 .. chunks), in launch and chunk order.
+void device_reduce(const std::vector<Launch>& launches, int kind, double scalar, double* out,
+                   int device, std::uintptr_t stream);
+
 // The CUDA device that owns `ptr`; throws std::invalid_argument if it is not device
 // memory.
 int pointer_device(const void* ptr);

@@ -9,6 +9,7 @@
 
 #include "cuda/device_apply.h"
 #include "cuda/mta_kernel.h"
+#include "cuda/reduce_kernel.h"
 
 namespace fusedoptim {
 namespace {
@@ -20,6 +21,19 @@ struct Emulator {
       for (int t = 0; t < cuda_meta::kBlockThreads; ++t)
         emulated::process_block<Rule, T, K>(rule, meta, b, t, cuda_meta::kBlockThreads);
   }
+  // The kernel's two phases in its order: every thread's fold, then the tree.
+  template <class Op, typename T, int K>
+  void reduce(const Op& op, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
+    constexpr int kThreads = cuda_meta::kBlockThreads;
+    for (int b = 0; b < n_blocks; ++b) {
+      double s[kThreads];
+      for (int t = 0; t < kThreads; ++t)
+        s[t] = emulated::reduce_thread<Op, T, K>(op, meta, b, t, kThreads);
+      for (int stride = kThreads / 2; stride > 0; stride >>= 1)
+        for (int t = 0; t < kThreads; ++t) emulated::reduce_tree_step<Op>(s, t, stride);
+      op.out[op.first_block + b] = s[0];
+    }
+  }
 };
 
 }  // namespace
@@ -27,6 +41,12 @@ struct Emulator {
 void device_apply(const std::vector<Launch>& launches, int, std::uintptr_t) {
   Emulator emulator;
   emulated::run_launches(launches, emulator);
+}
+
+void device_reduce(const std::vector<Launch>& launches, int kind, double scalar, double* out,
+                   int, std::uintptr_t) {
+  Emulator emulator;
+  emulated::run_reductions(launches, kind, scalar, out, emulator);
 }
 
 int pointer_device(const void*) { return 0; }

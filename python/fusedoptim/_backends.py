@@ -9,6 +9,7 @@ state next to a param and how to copy arrays to and from NumPy (state_dict).
 from __future__ import annotations
 
 import importlib
+import math
 import os
 
 import numpy as np
@@ -44,6 +45,11 @@ class HostBackend:
     @staticmethod
     def is_array(x) -> bool:
         return isinstance(x, np.ndarray)
+
+    @staticmethod
+    def reduce(kind, arrays, scalar, others=None) -> float:
+        """A multi-tensor reduction (enum fusedoptim._core.Reduction) as a float."""
+        return _native._core.reduce(kind, arrays, scalar, None, others)
 
     @staticmethod
     def to_numpy(a) -> np.ndarray:
@@ -136,6 +142,10 @@ class _ArrayKind:
     def full_like(self, p, value):
         return self._alloc(p, lambda xp, kw: xp.full(p.shape, value, dtype=p.dtype, **kw))
 
+    def float64_zeros(self, like, n):
+        """n float64 zeros on like's device (reduction partials)."""
+        return self._alloc(like, lambda xp, kw: xp.zeros((n,), dtype=xp.float64, **kw))
+
     def from_numpy(self, arr, like):
         dtype = np.dtype(str(like.dtype).removeprefix("torch."))
         host = np.array(arr, dtype=dtype, order="C", copy=True)  # keeps 0-d arrays 0-d
@@ -193,6 +203,23 @@ class DeviceBackend:
 
     def run(self, works) -> None:
         self.module.run(works, self.kind.stream())
+
+    def reduce(self, kind, arrays, scalar, others=None) -> float:
+        """A multi-tensor reduction as a float: float64 partials per chunk on the device,
+        added in order here (waits for the stream, as any result the host reads must)."""
+        kind = int(kind)
+        n = self.module.partial_count(kind, arrays, None, others)
+        if n == 0:
+            return 0.0
+        out = self.kind.float64_zeros(arrays[0], n)
+        self.module.reduce(kind, arrays, scalar, None, others, out, self.kind.stream())
+        parts = to_numpy(out)
+        if kind == int(_native._core.Reduction.MAX_ABS):
+            return math.nan if np.isnan(parts).any() else float(parts.max())
+        total = 0.0
+        for x in parts.tolist():  # in order, as the host reductions add their chunks
+            total += x
+        return total
 
     @staticmethod
     def is_array(x) -> bool:

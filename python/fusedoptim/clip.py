@@ -3,6 +3,8 @@ one native call over all arrays (threads over chunks of all of them, SIMD).
 
 Norms are accumulated in float64 per chunk and the chunks added in order, so the
 result is the same for any thread count. Clipping scales or clamps in place.
+CUDA device arrays run on the GPU (the CUDA build); a norm's value then waits for
+the GPU, as any number the host reads must.
 """
 from __future__ import annotations
 
@@ -11,14 +13,19 @@ import numbers
 
 import numpy as np
 
+from . import _backends
 from . import _native
 
 _R = _native._core.Reduction
 _SPEC = _native.SPECS
 
 
+def _reduce(kind, arrays, scalar):
+    return _backends.for_arrays(arrays).reduce(kind, arrays, scalar)
+
+
 def _as_list(arrays, what):
-    if isinstance(arrays, np.ndarray):
+    if isinstance(arrays, np.ndarray) or _backends.is_device_array(arrays):
         return [arrays]
     if isinstance(arrays, (list, tuple)):
         return list(arrays)
@@ -40,17 +47,17 @@ def global_norm(arrays, norm_type=2.0) -> float:
     arrays = _as_list(arrays, "arrays")
     p = _norm_type(norm_type)
     if math.isinf(p):
-        return _native._core.reduce(_R.MAX_ABS, arrays, 1.0)
+        return _reduce(_R.MAX_ABS, arrays, 1.0)
     if p == 2.0:
-        sq = _native._core.reduce(_R.SUM_SQUARES, arrays, 1.0)
+        sq = _reduce(_R.SUM_SQUARES, arrays, 1.0)
         if 0.0 < sq < math.inf and sq > 1e-280:
             return math.sqrt(sq)
         # Overflow, underflow (or NaN): rescale by the largest magnitude and retry.
-        m = _native._core.reduce(_R.MAX_ABS, arrays, 1.0)
+        m = _reduce(_R.MAX_ABS, arrays, 1.0)
         if m == 0.0 or not math.isfinite(m):
             return m if m == m else math.nan
-        return m * math.sqrt(_native._core.reduce(_R.SUM_SQUARES, arrays, 1.0 / m))
-    return _native._core.reduce(_R.SUM_POW, arrays, p) ** (1.0 / p)
+        return m * math.sqrt(_reduce(_R.SUM_SQUARES, arrays, 1.0 / m))
+    return _reduce(_R.SUM_POW, arrays, p) ** (1.0 / p)
 
 
 def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
@@ -61,14 +68,15 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) ->
     if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm >= 0:
         raise ValueError(f"max_norm: must be a number >= 0, got {max_norm!r}")
     # Validate the in-place arrays before reading anything.
-    _native.validate([(_SPEC["scale"]["id"], 0, (1.0,), [grads], None)])
+    backend = _backends.for_arrays(grads)
+    backend.validate([(_SPEC["scale"]["id"], 0, (1.0,), [grads], None)])
     norm = global_norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(norm):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} is {norm}; "
                            "pass error_if_nonfinite=False to clip anyway")
     factor = min(1.0, float(max_norm) / (norm + 1e-6)) if norm == norm else math.nan
     if factor != 1.0:
-        _native.run([(_SPEC["scale"]["id"], 0, (factor,), [grads], None)])
+        backend.run([(_SPEC["scale"]["id"], 0, (factor,), [grads], None)])
     return norm
 
 
@@ -78,12 +86,13 @@ def clip_grad_value_(grads, clip_value) -> None:
     if isinstance(clip_value, bool) or not isinstance(clip_value, numbers.Real) \
             or not clip_value >= 0:
         raise ValueError(f"clip_value: must be a number >= 0, got {clip_value!r}")
-    _native.run([(_SPEC["clamp"]["id"], 0, (float(clip_value),), [grads], None)])
+    _backends.for_arrays(grads).run([(_SPEC["clamp"]["id"], 0, (float(clip_value),), [grads],
+                                      None)])
 
 
 def all_finite(arrays) -> bool:
     """True when no element of any array is NaN or infinite (skip a step on overflow)."""
-    return _native._core.reduce(_R.FINITE_PROBE, _as_list(arrays, "arrays"), 1.0) == 0.0
+    return _reduce(_R.FINITE_PROBE, _as_list(arrays, "arrays"), 1.0) == 0.0
 
 
 __all__ = ["global_norm", "clip_grad_norm_", "clip_grad_value_", "all_finite"]

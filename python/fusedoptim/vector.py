@@ -5,12 +5,13 @@ methods (L-BFGS's two-loop recursion, conjugate gradients, per-coordinate Newton
 Lists are aligned (same length, each pair of the same shape and dtype); arrays are
 float32 or float64 and C-contiguous; everything is checked before anything changes.
 Sums are accumulated in float64 per chunk and the chunks added in order, so results
-do not depend on the thread count.
+do not depend on the thread count. CUDA device arrays run on the GPU (the CUDA build).
 """
 from __future__ import annotations
 
 import numbers
 
+from . import _backends
 from . import _native
 
 _SPEC = _native.SPECS
@@ -26,6 +27,11 @@ def _lists(*pairs):
     return out
 
 
+def _run(works):
+    """Host or CUDA, from the first array written (the checks name any of the other side)."""
+    _backends.for_arrays(works[0][3][0]).run(works)
+
+
 def _real(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {value!r}")
@@ -35,25 +41,25 @@ def _real(name, value):
 def dot(xs, ys) -> float:
     """sum_i sum(xs[i] * ys[i])."""
     xs, ys = _lists(("xs", xs), ("ys", ys))
-    return _native._core.reduce(_R.DOT, xs, 1.0, None, ys)
+    return _backends.for_arrays(xs).reduce(_R.DOT, xs, 1.0, ys)
 
 
 def axpy_(alpha, xs, ys) -> None:
     """ys[i] += alpha * xs[i], in place."""
     xs, ys = _lists(("xs", xs), ("ys", ys))
-    _native.run([(_SPEC["axpy"]["id"], 0, (_real("alpha", alpha),), [ys, xs], None)])
+    _run([(_SPEC["axpy"]["id"], 0, (_real("alpha", alpha),), [ys, xs], None)])
 
 
 def scale_(xs, alpha) -> None:
     """xs[i] *= alpha, in place."""
     (xs,) = _lists(("xs", xs))
-    _native.run([(_SPEC["scale"]["id"], 0, (_real("alpha", alpha),), [xs], None)])
+    _run([(_SPEC["scale"]["id"], 0, (_real("alpha", alpha),), [xs], None)])
 
 
 def copy_(dst, src) -> None:
     """dst[i][...] = src[i]."""
     dst, src = _lists(("dst", dst), ("src", src))
-    _native.run([(_SPEC["copy"]["id"], 0, (), [dst, src], None)])
+    _run([(_SPEC["copy"]["id"], 0, (), [dst, src], None)])
 
 
 def diag_newton_(params, grads, hess_diags, *, lr=1.0, min_curvature=1e-8) -> None:
@@ -68,7 +74,7 @@ def diag_newton_(params, grads, hess_diags, *, lr=1.0, min_curvature=1e-8) -> No
         raise ValueError(f"lr: must be >= 0, got {lr!r}")
     if not floor > 0:
         raise ValueError(f"min_curvature: must be > 0, got {min_curvature!r}")
-    _native.run([(_SPEC["diag_newton"]["id"], 0, (lr, floor), [params, grads, hess_diags], None)])
+    _run([(_SPEC["diag_newton"]["id"], 0, (lr, floor), [params, grads, hess_diags], None)])
 
 
 __all__ = ["dot", "axpy_", "scale_", "copy_", "diag_newton_"]

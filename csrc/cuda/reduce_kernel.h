@@ -1,0 +1,113 @@
+// Multi-tensor reductions on the device (norms, finiteness, dot products): each block
+// reduces its chunk to one float64 partial, written to its own slot of an output
+// array in launch and chunk order; the host adds the partials in that order, so a
+// result does not depend on how the GPU schedules blocks. Written as host-and-device
+// phases (per-thread accumulation, then a fixed tree over the block's threads) so the
+// host emulator runs the same code in the same order as the GPU.
+#pragma once
+#include "cuda/launch_meta.h"
+#include "optimizers/kernel_common.h"
+
+namespace fusedoptim {
+namespace FO_ISA {
+
+// One reduction of enum Reduction: per-element value in double, combined by + (or by
+// max, NaN winning, for kMaxAbs; every value is >= 0 there, so 0 is the identity too).
+template <typename T, int KIND>
+struct ReduceOp {
+  static constexpr int kOperands = KIND == kDotProduct ? 2 : 1;
+  double s;                  // kSumSquares: the scale; kSumPow: the exponent p
+  double* out;               // one partial per block of the whole call
+  std::int64_t first_block;  // this launch's first slot in `out`
+
+  FO_HD double value(T* const* ptr, std::int64_t i) const {
+    const double x = static_cast<double>(ptr[0][i]);
+    if (KIND == kSumSquares) {
+      const double y = x * s;
+      return y * y;
+    }
+    if (KIND == kMaxAbs) return fo_fabs(x);
+    if (KIND == kSumPow) return pow(fo_fabs(x), s);
+    if (KIND == kFiniteProbe) return x * 0.0;  // 0, or NaN for inf and NaN
+    return x * static_cast<double>(ptr[kOperands - 1][i]);  // kDotProduct
+  }
+  FO_HD static double combine(double a, double b) {
+    return KIND == kMaxAbs ? max_nan(a, b) : a + b;
+  }
+};
+
+// Phase 1: thread `thread` of block `block` folds its strided elements of the chunk.
+template <class Op, typename T, int K>
+FO_HD double reduce_thread(const Op& op, const cuda_meta::TensorListMeta<K>& meta, int block,
+                           int thread, int threads) {
+  const int t = meta.block_tensor[block];
+  const std::int64_t begin = static_cast<std::int64_t>(meta.block_chunk[block]) * cuda_meta::kChunk;
+  const std::int64_t n = meta.numel[t];
+  const std::int64_t end = n - begin < cuda_meta::kChunk ? n : begin + cuda_meta::kChunk;
+  T* ptr[K];
+#pragma unroll
+  for (int k = 0; k < K; ++k) ptr[k] = static_cast<T*>(meta.addr[k][t]);
+  double acc = 0.0;
+  for (std::int64_t i = begin + thread; i < end; i += threads) acc = Op::combine(acc, op.value(ptr, i));
+  return acc;
+}
+
+// Phase 2, one level of the tree over the block's partials in s[]: s[i] += s[i + stride].
+template <class Op>
+FO_HD void reduce_tree_step(double* s, int thread, int stride) {
+  if (thread < stride) s[thread] = Op::combine(s[thread], s[thread + stride]);
+}
+
+#if defined(__CUDACC__)
+template <class Op, typename T, int K>
+__global__ void __launch_bounds__(cuda_meta::kBlockThreads)
+    reduce_kernel(const Op op, const __grid_constant__ cuda_meta::TensorListMeta<K> meta) {
+  __shared__ double s[cuda_meta::kBlockThreads];
+  s[threadIdx.x] = reduce_thread<Op, T, K>(op, meta, blockIdx.x, threadIdx.x, blockDim.x);
+  __syncthreads();
+  for (int stride = cuda_meta::kBlockThreads / 2; stride > 0; stride >>= 1) {
+    reduce_tree_step<Op>(s, threadIdx.x, stride);
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) op.out[op.first_block + blockIdx.x] = s[0];
+}
+#endif
+
+// Every launch of a reduction through `runner.reduce(op, meta, n_blocks)`; the partials
+// fill out[0 .. number of chunks).
+template <class Runner>
+void run_reductions(const std::vector<Launch>& launches, int kind, double scalar, double* out,
+                    Runner& runner) {
+  std::int64_t next = 0;
+  auto go = [&](const Launch& l, auto zero, auto kind_c) {
+    using T = decltype(zero);
+    using Op = ReduceOp<T, decltype(kind_c)::value>;
+    constexpr int K = Op::kOperands;
+    Op op{scalar, out, 0};
+    cuda_meta::TensorListMeta<K> meta;
+    cuda_meta::pack<K>(l, meta, [&](const cuda_meta::TensorListMeta<K>& m, int n_blocks) {
+      op.first_block = next;
+      runner.template reduce<Op, T, K>(op, m, n_blocks);
+      next += n_blocks;
+    });
+  };
+  for (const Launch& l : launches) {
+    auto by_kind = [&](auto zero) {
+      switch (kind) {
+        case kSumSquares: return go(l, zero, std::integral_constant<int, kSumSquares>{});
+        case kMaxAbs: return go(l, zero, std::integral_constant<int, kMaxAbs>{});
+        case kSumPow: return go(l, zero, std::integral_constant<int, kSumPow>{});
+        case kFiniteProbe: return go(l, zero, std::integral_constant<int, kFiniteProbe>{});
+        case kDotProduct: return go(l, zero, std::integral_constant<int, kDotProduct>{});
+        default: throw std::invalid_argument("kind: unknown reduction");
+      }
+    };
+    if (l.elem_size == 4)
+      by_kind(0.0f);
+    else
+      by_kind(0.0);
+  }
+}
+
+}  // namespace FO_ISA
+}  // namespace fusedoptim
