@@ -47,6 +47,13 @@ struct ArrayView {
   int device = -1;          // CUDA device ordinal; -1 for host memory
   py::object dtype_desc;    // the dtype (NumPy) or typestr (device), for messages
   std::size_t nbytes() const { return numel * itemsize; }
+
+  // Moves keep `shape` valid (a vector's buffer moves with it); a copy would not.
+  ArrayView() = default;
+  ArrayView(ArrayView&&) noexcept = default;
+  ArrayView& operator=(ArrayView&&) noexcept = default;
+  ArrayView(const ArrayView&) = delete;
+  ArrayView& operator=(const ArrayView&) = delete;
 };
 
 // How arrays of one kind (host or device) are read and what a user is told to do

@@ -42,6 +42,7 @@ class DevicePlan {
   explicit DevicePlan(const py::list& works) : p_(parse_device(works)), watch_(works) {
     const std::size_t n = p_.tensors.size();
     last_grads_.resize(n);
+    params_.reserve(n);
     for (std::size_t t = 0; t < n; ++t) {
       const TensorRef& ref = p_.tensors[t];
       params_.push_back(kDeviceArrays.view(ref.param, Label{"params", nullptr, t}));
