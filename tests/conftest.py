@@ -9,6 +9,19 @@ import fusedoptim  # noqa: E402
 from fusedoptim import _native  # noqa: E402
 
 
+@pytest.fixture(params=["emulated", "cuda"])
+def column(request):
+    """The device columns (tests/device_columns.py): the host emulation of the CUDA
+    kernels, and a real GPU (skipped without one)."""
+    from device_columns import Column
+    from fusedoptim import _backends
+
+    col = Column(request.param)
+    col.setup()
+    yield col
+    _backends.set_device_module(None)
+
+
 @pytest.fixture
 def restore_runtime():
     """Put the thread count and ISA back as they were after a test changes them."""

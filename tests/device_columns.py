@@ -124,10 +124,3 @@ class Column:
     def devices(self) -> int:
         return 2 if self.xp is None else self.xp.cuda.runtime.getDeviceCount()
 
-
-@pytest.fixture(params=["emulated", "cuda"])
-def column(request):
-    col = Column(request.param)
-    col.setup()
-    yield col
-    _backends.set_device_module(None)

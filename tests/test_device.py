@@ -15,7 +15,7 @@ import pytest
 
 import fusedoptim
 from fusedoptim import _backends, functional
-from device_columns import FakeDeviceArray, column  # noqa: F401  (fixture)
+from device_columns import FakeDeviceArray
 from registry import CONFIGS, IDS, SMALL_SHAPES, all_state, assert_close
 
 STEPS = 50

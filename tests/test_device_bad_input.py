@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fusedoptim
-from device_columns import FakeDeviceArray, column  # noqa: F401  (fixture)
+from device_columns import FakeDeviceArray
 
 
 def _setup(column, n=3, steps=2):

@@ -12,7 +12,6 @@ import pytest
 
 import fusedoptim
 from fusedoptim import vector
-from device_columns import column  # noqa: F401  (fixture)
 
 SHAPES = [(0,), (), (7,), (31, 33), (70001,), (3 * 65536 + 5,)]
 

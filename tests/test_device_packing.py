@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import fusedoptim
-from device_columns import column  # noqa: F401  (fixture)
 
 E = pytest.importorskip("fusedoptim._cuda_emulator")
 CHUNK = E.CHUNK

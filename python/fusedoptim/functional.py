@@ -12,8 +12,6 @@ A work is what the native layer runs: ``(family, flags, scalars, operands, names
 """
 from __future__ import annotations
 
-import numpy as np
-
 from . import _backends
 from . import _checks as C
 from . import _native
