@@ -101,10 +101,15 @@ std::size_t partial_count(const Parsed& p) {
   return n;
 }
 
-std::size_t reduce_into(int kind, const py::list& arrays, double scalar, const py::object& names,
-                        const py::object& others, const py::object& out, std::uintptr_t stream) {
+// The reduction as a float: the partials go to a float64 device array that
+// make_out(n) returns, then come back to the host and are combined in order as the
+// host reduction combines its own (waits for the stream, as any value read must).
+double reduce_device(int kind, const py::list& arrays, double scalar, const py::object& names,
+                     const py::object& others, const py::object& make_out, std::uintptr_t stream) {
   const Parsed p = parse_reduction(kind, arrays, scalar, names, others);
   const std::size_t n = partial_count(p);
+  if (n == 0) return 0.0;
+  const py::object out = make_out(n);
   const Label what{"out", nullptr, Label::kWhole};
   const ArrayView o = kDeviceArrays.view(out, what);
   if (o.kind != 'f' || o.itemsize != 8) throw py::type_error("out: expected a float64 array");
@@ -112,11 +117,13 @@ std::size_t reduce_into(int kind, const py::list& arrays, double scalar, const p
   if (o.numel < n)
     throw py::value_error("out: has " + std::to_string(o.numel) + " entries for " +
                           std::to_string(n) + " partials");
-  if (n == 0) return 0;
   if (!same_device(o.device, p.device))
     throw py::value_error("out: on another device than the arrays");
-  device_reduce(p.launches, kind, scalar, static_cast<double*>(o.data), p.device, stream);
-  return n;
+  auto* dev_out = static_cast<double*>(o.data);
+  device_reduce(p.launches, kind, scalar, dev_out, p.device, stream);
+  std::vector<double> partial(n);
+  device_read(dev_out, partial.data(), n, p.device, stream);
+  return combine_partials(kind, partial.data(), n);
 }
 
 py::dict report_dict() {
@@ -199,20 +206,12 @@ PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
       },
       py::arg("arrays"), py::arg("names") = py::none(),
       "Check device arrays an optimizer will update in place.");
-  m.def(
-      "partial_count",
-      [](int kind, const py::list& arrays, const py::object& names, const py::object& others) {
-        return partial_count(parse_reduction(kind, arrays, 0.0, names, others));
-      },
-      py::arg("kind"), py::arg("arrays"), py::arg("names") = py::none(),
-      py::arg("others") = py::none(),
-      "Check a reduction's arrays; the number of float64 partials reduce() will write.");
-  m.def("reduce", &reduce_into, py::arg("kind"), py::arg("arrays"), py::arg("scalar"),
-        py::arg("names"), py::arg("others"), py::arg("out"), py::arg("stream") = 0,
-        "Enqueue a reduction (enum Reduction of fusedoptim._core: sum of squares times "
-        "scalar^2, max |x|, sum |x|^scalar, finiteness probe, dot with others): one float64 "
-        "partial per chunk into out, in order; returns how many. Add them in order (max for "
-        "max |x|) once the stream has run.");
+  m.def("reduce", &reduce_device, py::arg("kind"), py::arg("arrays"), py::arg("scalar"),
+        py::arg("names"), py::arg("others"), py::arg("make_out"), py::arg("stream") = 0,
+        "A reduction (enum Reduction of fusedoptim._core: sum of squares times scalar^2, "
+        "max |x|, sum |x|^scalar, finiteness probe, dot with others) as a float. Its per-chunk "
+        "float64 partials go to make_out(n), a device array, and are combined in order on "
+        "the host; waits for `stream`.");
   m.def("pack_layout", &pack_layout, py::arg("numels"), py::arg("elem_size"),
         py::arg("n_operands"),
         "The launches a list of tensors of these sizes is cut into: per launch, a list of "

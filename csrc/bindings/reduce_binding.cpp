@@ -31,16 +31,7 @@ void bind_reduce(py::module_& m) {
           py::gil_scoped_release release;
           partial = multi_tensor_reduce(p.launches, threads);
         }
-        double r = 0.0;
-        if (kind == kMaxAbs) {
-          for (double x : partial) {
-            if (x != x) return x;  // NaN anywhere: NaN
-            if (x > r) r = x;
-          }
-        } else {
-          for (double x : partial) r += x;
-        }
-        return r;
+        return combine_partials(kind, partial.data(), partial.size());
       },
       py::arg("kind"), py::arg("arrays"), py::arg("scalar") = 1.0, py::arg("names") = py::none(),
       py::arg("others") = py::none(),

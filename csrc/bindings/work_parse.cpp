@@ -198,4 +198,17 @@ py::list reduction_works(int kind, const py::list& arrays, double scalar, const 
   return works;
 }
 
+double combine_partials(int kind, const double* partial, std::size_t n) {
+  double r = 0.0;
+  if (kind == kMaxAbs) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (partial[i] != partial[i]) return partial[i];  // NaN anywhere: NaN
+      if (partial[i] > r) r = partial[i];
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) r += partial[i];
+  }
+  return r;
+}
+
 }  // namespace fusedoptim

@@ -55,6 +55,9 @@ Parsed parse_all(const py::list& works, const ArrayKind& kind = kHostArrays);
 // second list of a dot product).
 py::list reduction_works(int kind, const py::list& arrays, double scalar, const py::object& names,
                          const py::object& others);
+// A reduction's per-chunk partials combined in their order: the largest for kMaxAbs
+// (NaN if any is NaN), else their sum.
+double combine_partials(int kind, const double* partial, std::size_t n);
 // Throws unless every work is one the apply engine runs (not a reduction).
 void check_appliable(const Parsed& p);
 // Arrays an optimizer will update in place: float32/float64, C-contiguous, writeable,

@@ -64,6 +64,15 @@ void device_reduce(const std::vector<Launch>& launches, int kind, double scalar,
   cuda::run_reductions(launches, kind, scalar, out, launcher);
 }
 
+void device_read(const double* src, double* dst, std::size_t n, int device,
+                 std::uintptr_t stream) {
+  DeviceScope scope(device);
+  const auto s = reinterpret_cast<cudaStream_t>(stream);
+  check(cudaMemcpyAsync(dst, src, n * sizeof(double), cudaMemcpyDeviceToHost, s),
+        "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+}
+
 int pointer_device(const void* ptr) {
   cudaPointerAttributes attr{};
   const cudaError_t err = cudaPointerGetAttributes(&attr, ptr);

@@ -20,6 +20,10 @@ void device_apply(const std::vector<Launch>& launches, int device, std::uintptr_
 void device_reduce(const std::vector<Launch>& launches, int kind, double scalar, double* out,
                    int device, std::uintptr_t stream);
 
+// Copies n doubles from device memory to the host once `stream` has run up to here.
+void device_read(const double* src, double* dst, std::size_t n, int device,
+                 std::uintptr_t stream);
+
 // The CUDA device that owns `ptr`; throws std::invalid_argument if it is not device
 // memory.
 int pointer_device(const void* ptr);

@@ -5,6 +5,7 @@
 // shared rules) against the CPU kernels. "Device" arrays here are host memory
 // behind a __cuda_array_interface__.
 #define FO_ISA emulated
+#include <cstring>
 #include <stdexcept>
 
 #include "cuda/device_apply.h"
@@ -47,6 +48,10 @@ void device_reduce(const std::vector<Launch>& launches, int kind, double scalar,
                    int, std::uintptr_t) {
   Emulator emulator;
   emulated::run_reductions(launches, kind, scalar, out, emulator);
+}
+
+void device_read(const double* src, double* dst, std::size_t n, int, std::uintptr_t) {
+  std::memcpy(dst, src, n * sizeof(double));
 }
 
 int pointer_device(const void*) { return 0; }

@@ -9,7 +9,6 @@ state next to a param and how to copy arrays to and from NumPy (state_dict).
 from __future__ import annotations
 
 import importlib
-import math
 import os
 
 import numpy as np
@@ -206,20 +205,10 @@ class DeviceBackend:
 
     def reduce(self, kind, arrays, scalar, others=None) -> float:
         """A multi-tensor reduction as a float: float64 partials per chunk on the device,
-        added in order here (waits for the stream, as any result the host reads must)."""
-        kind = int(kind)
-        n = self.module.partial_count(kind, arrays, None, others)
-        if n == 0:
-            return 0.0
-        out = self.kind.float64_zeros(arrays[0], n)
-        self.module.reduce(kind, arrays, scalar, None, others, out, self.kind.stream())
-        parts = to_numpy(out)
-        if kind == int(_native._core.Reduction.MAX_ABS):
-            return math.nan if np.isnan(parts).any() else float(parts.max())
-        total = 0.0
-        for x in parts.tolist():  # in order, as the host reductions add their chunks
-            total += x
-        return total
+        added in order on the host (waits for the stream, as any value read must)."""
+        return self.module.reduce(int(kind), arrays, scalar, None, others,
+                                  lambda n: self.kind.float64_zeros(arrays[0], n),
+                                  self.kind.stream())
 
     @staticmethod
     def is_array(x) -> bool:
@@ -227,6 +216,13 @@ class DeviceBackend:
 
 
 _DEVICE_BACKENDS: dict = {}
+
+
+def run(works) -> None:
+    """Run works (functional.py) on the side of the first work's first list, the arrays
+    it writes (the native checks name any array of the other side)."""
+    first = works[0][3][0]
+    (for_arrays(first) if isinstance(first, (list, tuple)) else HOST).run(works)
 
 
 def for_arrays(arrays):

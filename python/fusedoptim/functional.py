@@ -26,8 +26,7 @@ def _backend(params):
     return _backends.for_arrays(params) if isinstance(params, (list, tuple)) else _backends.HOST
 
 
-def _run(works) -> None:
-    _backend(works[0][3][0]).run(works)
+_run = _backends.run
 
 
 def _flags(family: str, **on: bool) -> int:

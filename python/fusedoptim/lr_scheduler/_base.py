@@ -196,8 +196,15 @@ class LRScheduler:
 
 
 class _LambdaState:
-    """state_dict of the lambda schedulers: a function is not saved, a callable
-    object's ``__dict__`` is (torch's rule)."""
+    """What the lambda schedulers share: their construction from ``lr_lambda`` (one
+    function, or one per param group) and their state_dict, where a function is not
+    saved and a callable object's ``__dict__`` is (torch's rule)."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        check_optimizer(optimizer)
+        self.optimizer = optimizer
+        self.lr_lambdas = lambdas(optimizer, lr_lambda)
+        LRScheduler.__init__(self, optimizer, last_epoch)
 
     def state_dict(self) -> dict:
         state = {k: copy.deepcopy(v) for k, v in self.__dict__.items()

@@ -11,7 +11,7 @@ from bisect import bisect_right
 from collections import Counter
 
 from ._base import (LRScheduler, _LambdaState, check_optimizer, group_values, increasing,
-                    integer, lambdas, rate, real, warn_get_lr_outside_step)
+                    integer, rate, real, warn_get_lr_outside_step)
 
 
 class LambdaLR(_LambdaState, LRScheduler):
@@ -20,12 +20,6 @@ class LambdaLR(_LambdaState, LRScheduler):
 
     ``lr_lambda``: a function of the epoch, or a list with one per param group.
     """
-
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        check_optimizer(optimizer)
-        self.optimizer = optimizer
-        self.lr_lambdas = lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
         warn_get_lr_outside_step(self)
@@ -36,12 +30,6 @@ class LambdaLR(_LambdaState, LRScheduler):
 class MultiplicativeLR(_LambdaState, LRScheduler):
     r"""Multiply the lr by a function of the epoch at each step, as torch's:
     :math:`\eta_t = \eta_{t-1} \cdot \lambda(t)` (:math:`\eta_0` unchanged)."""
-
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        check_optimizer(optimizer)
-        self.optimizer = optimizer
-        self.lr_lambdas = lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
         warn_get_lr_outside_step(self)
