@@ -45,6 +45,16 @@ py::dict build_info() {
   d["isa_compiled"] = compiled;
   d["isa_supported"] = supported;
   d["isa"] = isa_name(active_isa());
+  const CpuFeatures& f = cpu_features();
+  py::dict cpu;
+  cpu["sse4_2"] = f.sse42;
+  cpu["avx"] = f.avx;
+  cpu["avx2"] = f.avx2;
+  cpu["fma"] = f.fma;
+  cpu["avx512f"] = f.avx512f;
+  cpu["os_avx"] = f.os_avx;
+  cpu["os_avx512"] = f.os_avx512;
+  d["cpu_features"] = cpu;
   d["chunk_elems"] = kChunkElems;
   return d;
 }

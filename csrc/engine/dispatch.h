@@ -25,8 +25,17 @@ extern const KernelTable kTable_avx2;
 extern const KernelTable kTable_avx512;
 #endif
 
+// What CPUID and XCR0 report (engine/cpu_features.cpp); all false off x86.
+struct CpuFeatures {
+  bool sse42, avx, avx2, fma, avx512f;
+  bool os_avx;     // the OS saves YMM state (XCR0 bits 1-2)
+  bool os_avx512;  // ... and opmask/ZMM state (XCR0 bits 5-7)
+};
+const CpuFeatures& cpu_features();
+
 const char* isa_name(Isa isa);
 std::vector<Isa> compiled_isas();
+// The CPU has the instructions of the path and the OS enables their registers.
 bool cpu_supports(Isa isa);
 
 // The table in use: FUSEDOPTIM_ISA if set, else the widest ISA both compiled and
