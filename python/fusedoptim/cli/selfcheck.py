@@ -102,6 +102,8 @@ def print_build_info(info: dict) -> None:
         value = info[key]
         if key == "cuda":
             value = describe_cuda(value)
+        elif isinstance(value, dict):  # cpu_features: the ones present
+            value = [k for k, v in value.items() if v] or "none"
         print(f"  {key:<16} {', '.join(value) if isinstance(value, list) else value}")
 
 
