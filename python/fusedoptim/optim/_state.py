@@ -146,3 +146,27 @@ class StateView(Mapping):
 
     def __len__(self):
         return sum(1 for _ in self)
+
+
+# ------------------------------------------------------- state loaded from other libraries
+def loaded_state_array(value, what: str) -> np.ndarray:
+    """A state entry of a loaded state_dict as a NumPy array: NumPy arrays and scalars,
+    device arrays (copied to the host), torch.optim's tensors (CPU or CUDA, detached if
+    they require grad, bfloat16 widened exactly to float32 since NumPy has no bfloat16)
+    and anything with ``__array__``. torch is never imported: a tensor is recognised by
+    its type's module. The caller casts to the param's dtype."""
+    from .. import _backends
+
+    if isinstance(value, np.ndarray):
+        return value
+    if type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach"):
+        t = value.detach().cpu()
+        if str(t.dtype) == "torch.bfloat16":
+            t = t.float()
+        return t.numpy()
+    if _backends.is_device_array(value):
+        return _backends.to_numpy(value)
+    try:
+        return np.asarray(value)
+    except Exception as e:  # noqa: BLE001 - any library's conversion error, named
+        raise TypeError(f"{what}: cannot read {type(value).__name__} as an array: {e}") from None
