@@ -190,3 +190,123 @@ def test_bad_tensor_state_names_the_entry_and_changes_nothing():
         opt.load_state_dict(sd)
     for k, v in before.items():
         np.testing.assert_array_equal(opt.state[0][k], v)
+
+
+# ------------------------------------------------------------------------------ LBFGS
+# torch.optim.LBFGS keeps its history as flat vectors (all params concatenated) and its
+# scalars (ro, H_diag, al, t) as 0-d tensors; fusedoptim exports the same layout, with
+# floats for the scalars, and reads both. Rosenbrock in 7 dimensions split over two
+# params; the same NumPy values and gradients on both sides, so that only the
+# optimizers' arithmetic differs (rtol 1e-9: L-BFGS amplifies rounding differences over
+# its iterations more than a first-order step does).
+SPLIT = [(3,), (2, 2)]
+X0 = np.array([-1.2, 1.0, -0.5, 0.8, 1.5, -1.0, 0.3])
+
+
+def _rosen(x):
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
+def _rosen_grad(x):
+    g = np.zeros_like(x)
+    g[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+def _split(x):
+    out, off = [], 0
+    for s in SPLIT:
+        n = int(np.prod(s))
+        out.append(x[off:off + n].reshape(s).copy())
+        off += n
+    return out
+
+
+def _flat(arrays):
+    return np.concatenate([np.ravel(a) for a in arrays])
+
+
+def _fused_closure(params):
+    def closure():
+        x = _flat(params)
+        return _rosen(x), _split(_rosen_grad(x))
+    return closure
+
+
+def _torch_closure(tparams):
+    def closure():
+        x = _flat([t.detach().numpy() for t in tparams])
+        for t, g in zip(tparams, _split(_rosen_grad(x))):
+            t.grad = torch.from_numpy(g)
+        return _rosen(x)
+    return closure
+
+
+def _from_numpy_all(x):
+    """fusedoptim's state_dict for torch: every array, in lists too, through from_numpy."""
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(x)
+    if isinstance(x, dict):
+        return {k: _from_numpy_all(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_from_numpy_all(v) for v in x]
+    return x
+
+
+LBFGS_OPTIONS = [dict(lr=1, max_iter=4, history_size=3, line_search_fn="strong_wolfe"),
+                 dict(lr=0.02, max_iter=5, history_size=4)]
+
+
+@pytest.mark.parametrize("kw", LBFGS_OPTIONS, ids=["strong_wolfe", "fixed_step"])
+def test_torch_lbfgs_state_dict_loads_into_fusedoptim(kw):
+    tparams = [torch.from_numpy(p) for p in _split(X0)]
+    topt = torch.optim.LBFGS(tparams, **kw)
+    for _ in range(2):
+        topt.step(_torch_closure(tparams))
+    sd = topt.state_dict()
+    assert isinstance(sd["state"][0]["d"], torch.Tensor) and sd["state"][0]["d"].ndim == 1
+
+    params = [t.numpy().copy() for t in tparams]
+    opt = fusedoptim.LBFGS(params, **kw)
+    opt.load_state_dict(sd)
+    for _ in range(3):
+        topt.step(_torch_closure(tparams))
+        opt.step(_fused_closure(params))
+    for p, t in zip(params, tparams):
+        np.testing.assert_allclose(p, t.numpy(), rtol=1e-9, atol=1e-12)
+    tstate = topt.state[tparams[0]]
+    assert (opt.state[0]["n_iter"], opt.state[0]["func_evals"]) == \
+        (tstate["n_iter"], tstate["func_evals"])
+
+
+@pytest.mark.parametrize("kw", LBFGS_OPTIONS, ids=["strong_wolfe", "fixed_step"])
+def test_fusedoptim_lbfgs_state_dict_loads_into_torch(kw):
+    params = _split(X0)
+    opt = fusedoptim.LBFGS(params, **kw)
+    for _ in range(2):
+        opt.step(_fused_closure(params))
+    sd = opt.state_dict()
+    assert sd["state"][0]["d"].shape == (X0.size,)         # torch's flat layout
+
+    tparams = [torch.from_numpy(p.copy()) for p in params]
+    topt = torch.optim.LBFGS(tparams, **kw)
+    topt.load_state_dict(_from_numpy_all(sd))
+    for _ in range(3):
+        topt.step(_torch_closure(tparams))
+        opt.step(_fused_closure(params))
+    for p, t in zip(params, tparams):
+        np.testing.assert_allclose(p, t.numpy(), rtol=1e-9, atol=1e-12)
+    tstate = topt.state[tparams[0]]
+    assert (opt.state[0]["n_iter"], opt.state[0]["func_evals"]) == \
+        (tstate["n_iter"], tstate["func_evals"])
+
+
+def test_lbfgs_flat_vector_of_the_wrong_size_is_refused_by_name():
+    params = _split(X0)
+    opt = fusedoptim.LBFGS(params)
+    opt.step(_fused_closure(params))
+    sd = opt.state_dict()
+    sd["state"][0]["d"] = torch.zeros(X0.size + 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"state_dict\['state'\]\[0\]\['d'\]"):
+        opt.load_state_dict(sd)
