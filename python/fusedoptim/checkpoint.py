@@ -41,6 +41,7 @@ import json
 import os
 import re
 import secrets
+import struct
 import zipfile
 
 import numpy as np
@@ -53,6 +54,10 @@ FORMAT = "fusedoptim-checkpoint"
 VERSION = 1
 MANIFEST = "manifest.json"
 _CHUNK = 16 << 20
+# What zipfile and the .npy header parser raise on damaged bytes (an offset pointing
+# outside the file gives OSError from seek, a bad header field struct.error, ...).
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError,
+           NotImplementedError, struct.error, OverflowError, KeyError, UnicodeDecodeError)
 
 
 class CheckpointError(ValueError):
@@ -158,9 +163,9 @@ def load(path):
         size = os.fstat(f.fileno()).st_size
         try:
             zf = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
+        except _DAMAGE as e:
             raise CheckpointError(f"{path}: not a complete checkpoint (truncated, corrupted "
-                                  f"or not a zip archive): {e}") from None
+                                  f"or not a zip archive): {e}") from e
         with zf:
             try:
                 return _read(zf, size)
@@ -168,8 +173,8 @@ def load(path):
                 raise CheckpointError(f"{path}: {e}") from None
             except T.ManifestError as e:
                 raise CheckpointError(f"{path}: manifest.json: {e}") from None
-            except (zipfile.BadZipFile, EOFError, ValueError) as e:
-                raise CheckpointError(f"{path}: corrupted: {e}") from None
+            except _DAMAGE as e:
+                raise CheckpointError(f"{path}: corrupted: {type(e).__name__}: {e}") from e
 
 
 def _read(zf: zipfile.ZipFile, size: int):
