@@ -7,6 +7,7 @@ keywords, defaults and formulas.
 from . import data, functional, lr_scheduler, reference, schedules
 from . import losses
 from ._native import build_info, get_num_threads, set_num_threads
+from .checkpoint import load, save
 from .clip import all_finite, clip_grad_norm_, clip_grad_value_, global_norm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, Rprop
 from .second_order import LBFGS, DiagonalNewton, Newton
@@ -19,4 +20,5 @@ __all__ = [
     "schedules", "lr_scheduler",
     "losses", "global_norm", "clip_grad_norm_", "clip_grad_value_", "all_finite",
     "Newton", "DiagonalNewton", "LBFGS",
+    "save", "load",
 ]

@@ -146,3 +146,95 @@ class StateView(Mapping):
 
     def __len__(self):
         return sum(1 for _ in self)
+
+
+# ------------------------------------------------------- state loaded from other libraries
+def loaded_state_array(value, what: str) -> np.ndarray:
+    """A state entry of a loaded state_dict as a NumPy array: NumPy arrays and scalars,
+    device arrays (copied to the host), torch.optim's tensors (CPU or CUDA, detached if
+    they require grad, bfloat16 widened exactly to float32 since NumPy has no bfloat16)
+    and anything with ``__array__``. torch is never imported: a tensor is recognised by
+    its type's module. The caller casts to the param's dtype."""
+    from .. import _backends
+
+    if isinstance(value, np.ndarray):
+        return value
+    if type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach"):
+        t = value.detach().cpu()
+        if str(t.dtype) == "torch.bfloat16":
+            t = t.float()
+        return t.numpy()
+    if _backends.is_device_array(value):
+        return _backends.to_numpy(value)
+    try:
+        return np.asarray(value)
+    except Exception as e:  # noqa: BLE001 - any library's conversion error, named
+        raise TypeError(f"{what}: cannot read {type(value).__name__} as an array: {e}") from None
+
+
+# ------------------------------------------- L-BFGS state: torch.optim.LBFGS's flat layout
+# torch keeps each L-BFGS vector (d, prev_flat_grad, old_dirs[k], old_stps[k]) as one flat
+# tensor over all params in order, and ro, H_diag, al and t as 0-d tensors; fusedoptim
+# keeps vectors as lists of arrays shaped like the params. state_dict() exports torch's
+# layout (scalars as floats), load_state_dict() reads both.
+_LBFGS_VECTORS = ("d", "prev_flat_grad")
+_LBFGS_VECTOR_LISTS = ("old_dirs", "old_stps")
+
+
+def lbfgs_state_to_flat(entry: dict) -> dict:
+    """An L-BFGS state entry with every vector as one flat 1-D array (params in order)."""
+    out = dict(entry)
+    for name in _LBFGS_VECTORS:
+        if out.get(name) is not None:
+            out[name] = _flat(out[name])
+    for name in _LBFGS_VECTOR_LISTS:
+        if out.get(name) is not None:
+            out[name] = [_flat(v) for v in out[name]]
+    return out
+
+
+def lbfgs_state_from_flat(entry: dict, params, label: str) -> dict:
+    """An L-BFGS state entry in fusedoptim's layout: flat vectors (arrays or tensors)
+    split into arrays shaped like the params, 0-d tensors or arrays as floats. Entries
+    already in fusedoptim's layout pass unchanged."""
+    out = dict(entry)
+    total = sum(int(p.size) for p in params)
+
+    def split(v, what):
+        if isinstance(v, (list, tuple)):
+            return v
+        a = loaded_state_array(v, what)
+        if a.shape != (total,):
+            raise ValueError(f"{what}: expected a flat vector of {total} values (torch's layout) "
+                             f"or a list of arrays shaped like the params, got shape {a.shape}")
+        parts, off = [], 0
+        for p in params:
+            parts.append(a[off:off + p.size].reshape(p.shape))
+            off += p.size
+        return parts
+
+    def scalar(v, what):
+        if v is None or isinstance(v, (int, float)):
+            return v
+        a = loaded_state_array(v, what)
+        if a.shape != ():
+            raise ValueError(f"{what}: expected a number, got an array of shape {a.shape}")
+        return float(a)
+
+    for name in _LBFGS_VECTORS:
+        if out.get(name) is not None:
+            out[name] = split(out[name], f"{label}[{name!r}]")
+    for name in _LBFGS_VECTOR_LISTS:
+        if isinstance(out.get(name), (list, tuple)):
+            out[name] = [split(v, f"{label}[{name!r}][{k}]") for k, v in enumerate(out[name])]
+    for name in ("t", "H_diag", "prev_loss"):
+        if name in out:
+            out[name] = scalar(out[name], f"{label}[{name!r}]")
+    for name in ("ro", "al"):
+        if isinstance(out.get(name), (list, tuple)):
+            out[name] = [scalar(v, f"{label}[{name!r}][{k}]") for k, v in enumerate(out[name])]
+    return out
+
+
+def _flat(arrays) -> np.ndarray:
+    return np.concatenate([np.ravel(a) for a in arrays])

@@ -18,7 +18,7 @@ from .. import _checks as C
 from .. import functional as F
 from . import _groups as G
 from ._fast import FastStep
-from ._state import GroupState, StateView
+from ._state import GroupState, StateView, loaded_state_array
 
 
 class Optimizer:
@@ -269,13 +269,14 @@ class Optimizer:
             for name, value in entries.items():
                 what = f"state_dict['state'][{key}][{name!r}]"
                 if name == "step" and self._has_step:
-                    v = float(np.asarray(value))
+                    v = float(loaded_state_array(value, what))
                     if not v >= 0 or v != int(v):
                         raise ValueError(f"{what}: expected a whole number >= 0, got {value!r}")
                     new_steps[key] = int(v)
                 elif name in self._buffer_names:
-                    arr = (_backends.to_numpy(value) if _backends.is_device_array(value)
-                           else np.asarray(value))
+                    if value is None:  # torch's SGD has stored momentum_buffer None: no buffer
+                        continue
+                    arr = loaded_state_array(value, what)
                     if arr.shape != tuple(p.shape) or arr.dtype.kind != "f":
                         raise ValueError(f"{what}: expected a float array of shape "
                                          f"{tuple(p.shape)}, got {arr.dtype} {arr.shape}")

@@ -9,6 +9,7 @@ import numpy as np
 from .. import vector as V
 from ..clip import global_norm
 from . import _base
+from ..optim._state import lbfgs_state_from_flat, lbfgs_state_to_flat
 from ._line_search import strong_wolfe
 
 
@@ -215,8 +216,15 @@ class LBFGS(_base.ClosureOptimizer):
         self._finish(loss, n_iter, current_evals, flat_grad, reason or "max_iter")
         return orig[0]
 
+    def state_dict(self) -> dict:
+        """As torch.optim.LBFGS's: each vector one flat array over the params in order."""
+        sd = super().state_dict()
+        sd["state"] = {k: lbfgs_state_to_flat(v) for k, v in sd["state"].items()}
+        return sd
+
     def _check_state(self, entry, label):
-        entry = super()._check_state(entry, label)
+        # torch's layout (flat vectors, 0-d tensors) or ours (lists of arrays, floats)
+        entry = lbfgs_state_from_flat(super()._check_state(entry, label), self._params, label)
         shapes = [p.shape for p in self._params]
 
         def vec(v, what):
