@@ -238,3 +238,25 @@ def test_finite_hyperparameters_giving_a_non_finite_step_size_are_refused():
 ], ids=["ceiling", "no-ceiling", "decay-underflows", "step-decay"])
 def test_schedule_power_overflow_gives_inf_not_an_exception(make, step, expected):
     assert make()(step) == expected
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_cyclic_lr_refuses_non_finite_gamma(bad):
+    """exp_range scales by gamma**t: an infinite gamma gives an infinite (or NaN) lr."""
+    opt = fusedoptim.SGD([np.ones(3)], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="gamma"):
+        lr_scheduler.CyclicLR(opt, 0.1, 1.0, mode="exp_range", gamma=BAD[bad])
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("key", ["lr", "min_curvature"])
+@pytest.mark.parametrize("bad", BAD)
+def test_diag_newton_refuses_non_finite(key, bad):
+    """fusedoptim.vector.diag_newton_, DiagonalNewton's fused update: an infinite lr
+    gives inf (or NaN where g = 0), an infinite floor a zero step that hides the mistake."""
+    from fusedoptim import vector
+
+    p, g, h = [np.array([1.0, 2.0, 0.5])], [np.array([0.5, 0.0, -1.0])], [np.ones(3)]
+    with pytest.raises(ValueError, match=key):
+        vector.diag_newton_(p, g, h, **{key: BAD[bad]})
+    np.testing.assert_array_equal(p[0], [1.0, 2.0, 0.5])

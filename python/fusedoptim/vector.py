@@ -9,6 +9,7 @@ do not depend on the thread count. CUDA device arrays run on the GPU (the CUDA b
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from . import _backends
@@ -68,10 +69,10 @@ def diag_newton_(params, grads, hess_diags, *, lr=1.0, min_curvature=1e-8) -> No
     params, grads, hess_diags = _lists(("params", params), ("grads", grads),
                                        ("hess_diags", hess_diags))
     lr, floor = _real("lr", lr), _real("min_curvature", min_curvature)
-    if not lr >= 0:
-        raise ValueError(f"lr: must be >= 0, got {lr!r}")
-    if not floor > 0:
-        raise ValueError(f"min_curvature: must be > 0, got {min_curvature!r}")
+    if not 0 <= lr < math.inf:
+        raise ValueError(f"lr: must be a finite number >= 0, got {lr!r}")
+    if not 0 < floor < math.inf:
+        raise ValueError(f"min_curvature: must be a finite number > 0, got {min_curvature!r}")
     _run([(_SPEC["diag_newton"]["id"], 0, (lr, floor), [params, grads, hess_diags], None)])
 
 
