@@ -178,3 +178,13 @@ def test_functional_checks():
         F.adam(p, g, m, m, None, 1, lr=0.1)
     np.testing.assert_array_equal(p[0], before)
     np.testing.assert_array_equal(m[0], 0)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -1, 2.5])
+def test_bad_step_count_set_in_state_is_a_value_error(value):
+    rng = np.random.default_rng(7)
+    opt, params = _stepped(rng)
+    before = snapshot(opt)
+    with pytest.raises(ValueError, match="step"):
+        opt.state[0]["step"] = value
+    assert_unchanged(opt, before)
