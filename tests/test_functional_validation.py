@@ -181,3 +181,40 @@ def test_sgd_valid_call_after_a_failed_one_starts_from_the_gradient(module):
     sgd(p, g, bufs, lr=0.1, momentum=0.9)
     np.testing.assert_array_equal(bufs[0], g[0])       # the first buffer is the gradient
     np.testing.assert_allclose(p[0], 1.0 - 0.1 * 1.0)  # 0.9, not garbage
+
+
+# ------------------------------------------------------------------ clipping, both twins
+CLIPS = {"native": __import__("fusedoptim").clip, "reference": reference.clip}
+CLIP_BAD = [
+    ("read-only grad", lambda c, g: c.clip_grad_norm_([g[0], _read_only(g[1])], 0.1),
+     ValueError, r"grads\[1\].*read-only"),
+    ("non-contiguous grad", lambda c, g: c.clip_grad_value_([g[0], np.ones((3, 4))[:, ::2]], 0.1),
+     ValueError, r"grads\[1\].*contiguous"),
+    ("float16 grad", lambda c, g: c.clip_grad_norm_([g[0], np.ones(2, np.float16)], 0.1),
+     TypeError, r"grads\[1\]"),
+    ("negative max_norm", lambda c, g: c.clip_grad_norm_(g, -1.0), ValueError, "max_norm"),
+    ("NaN max_norm", lambda c, g: c.clip_grad_norm_(g, math.nan), ValueError, "max_norm"),
+    ("zero norm_type", lambda c, g: c.clip_grad_norm_(g, 0.1, norm_type=0), ValueError,
+     "norm_type"),
+    ("NaN clip_value", lambda c, g: c.clip_grad_value_(g, math.nan), ValueError, "clip_value"),
+    ("non-finite norm", lambda c, g: c.clip_grad_norm_(g + [np.array([np.inf])], 0.1,
+                                                       error_if_nonfinite=True),
+     RuntimeError, "norm"),
+]
+
+
+def _read_only(a):
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("module", CLIPS)
+@pytest.mark.parametrize("case", CLIP_BAD, ids=[c[0] for c in CLIP_BAD])
+def test_clip_checks_everything_before_writing(module, case):
+    _, call, exc, match = case
+    rng = np.random.default_rng(4)
+    grads = [rng.standard_normal(s) * 10 for s in SHAPES]  # norms far above max_norm
+    snap = _snapshot({"grads": grads})
+    with pytest.raises(exc, match=match):
+        call(CLIPS[module], grads)
+    _assert_unchanged(snap)
