@@ -218,3 +218,38 @@ def test_clip_checks_everything_before_writing(module, case):
     with pytest.raises(exc, match=match):
         call(CLIPS[module], grads)
     _assert_unchanged(snap)
+
+
+# ------------------------------------------------------------------ DiagonalNewton's groups
+def _diag_closure(n_a=3, n_b=2, grad_b=None):
+    return lambda: (0.0, [np.ones(n_a), np.ones(n_b) if grad_b is None else grad_b],
+                    [np.full(n_a, 2.0), np.full(n_b, 2.0)])
+
+
+def test_diagonal_newton_checks_every_group_before_updating_any():
+    """One group's bad param (made read-only after construction) used to be found only
+    after the groups before it were updated."""
+    import fusedoptim
+
+    a, b = np.ones(3), np.ones(2)
+    opt = fusedoptim.DiagonalNewton([{"params": [a]}, {"params": [b], "lr": 0.5}])
+    b.flags.writeable = False
+    with pytest.raises(ValueError, match=r"params\[1\].*read-only"):
+        opt.step(_diag_closure())
+    np.testing.assert_array_equal(a, 1.0)
+    assert opt.state[0] in ({}, {"func_evals": 0, "n_iter": 0})
+    b.flags.writeable = True
+    opt.step(_diag_closure())
+    np.testing.assert_array_equal(a, 0.5)   # 1 - 1.0 * 1 / 2
+    np.testing.assert_array_equal(b, 0.75)  # 1 - 0.5 * 1 / 2
+
+
+def test_diagonal_newton_grad_aliasing_a_param_of_another_group():
+    import fusedoptim
+
+    a, b = np.ones(3), np.ones(2)
+    opt = fusedoptim.DiagonalNewton([{"params": [a]}, {"params": [b]}])
+    with pytest.raises(ValueError, match=r"grads\[1\] shares memory with params\[1\]"):
+        opt.step(_diag_closure(grad_b=b))
+    np.testing.assert_array_equal(a, 1.0)
+    np.testing.assert_array_equal(b, 1.0)
