@@ -43,9 +43,10 @@ def test_param_groups_lr_and_editing_between_steps():
     np.testing.assert_allclose(a, a0 - 0.1 * g)
     np.testing.assert_allclose(b, b0 - 0.5 * g)
     opt.param_groups[0]["lr"] = 0.01
-    a1 = a.copy()
+    a1, b1 = a.copy(), b.copy()
     opt.step([g, g])
     np.testing.assert_allclose(a, a1 - 0.01 * g)
+    np.testing.assert_allclose(b, b1 - 0.5 * g)  # the other group keeps its own lr
     assert opt.param_groups[1]["momentum"] == 0  # defaults fill the group
 
 
@@ -67,9 +68,12 @@ def test_none_grad_skips_param():
     rng = np.random.default_rng(3)
     params = make_params(rng, [(3,), (4,)], np.float64)
     keep = params[1].copy()
+    alone = [params[0].copy()]
     opt = fusedoptim.Adam(params)
     opt.step([np.ones(3), None])
+    fusedoptim.Adam(alone).step([np.ones(3)])
     np.testing.assert_array_equal(params[1], keep)
+    np.testing.assert_array_equal(params[0], alone[0])  # updated as if it were alone
     assert 1 not in opt.state and opt.state[0]["step"] == 1
 
 
@@ -94,10 +98,13 @@ def test_functional_sgd_creates_momentum_buffers_like_torch():
     rng = np.random.default_rng(5)
     p = [rng.standard_normal(3), rng.standard_normal(2)]
     g = [rng.standard_normal(3), rng.standard_normal(2)]
+    p0 = [x.copy() for x in p]
     bufs = [None, np.ones(2)]
     F.sgd(p, g, bufs, lr=0.1, momentum=0.9)
     np.testing.assert_array_equal(bufs[0], g[0])  # first step: the gradient itself
-    np.testing.assert_allclose(bufs[1], 0.9 + g[1])
+    np.testing.assert_allclose(bufs[1], 0.9 + g[1], rtol=1e-15)
+    for x, x0, b in zip(p, p0, bufs):
+        np.testing.assert_allclose(x, x0 - 0.1 * b, rtol=1e-15)  # each param moved by its buffer
 
 
 def test_reference_has_same_classes_and_signatures():
@@ -112,9 +119,28 @@ def test_reference_has_same_classes_and_signatures():
 
 
 def test_nan_in_grads_propagates_like_torch():
-    p = [np.ones(4)]
-    fusedoptim.Adam(p, lr=0.1).step([np.array([np.nan, 1.0, np.inf, 2.0])])
-    assert np.isnan(p[0][0]) and np.isfinite(p[0][1]) and np.isfinite(p[0][3])
+    """Non-finite grads are not checked: NaN where the grad is NaN or +-inf (inf / inf in
+    Adam's m / sqrt(v)), the usual update everywhere else, as torch does."""
+    g = np.array([np.nan, 1.0, np.inf, 2.0, -np.inf, 0.0, -3.0])
+    p = [np.ones(7)]
+    fusedoptim.Adam(p, lr=0.1).step([g])
+    # Adam's first step: m/(1-b1) = g, sqrt(v/(1-b2)) = |g|: p - lr g / (|g| + eps)
+    with np.errstate(invalid="ignore"):
+        expected = 1.0 - 0.1 * g / (np.abs(g) + 1e-8)
+    assert np.isnan(expected[[0, 2, 4]]).all() and np.isfinite(np.delete(expected, [0, 2, 4])).all()
+    np.testing.assert_allclose(p[0], expected, rtol=1e-15, atol=0)  # NaN exactly where expected
+    twin = [np.ones(7)]
+    with np.errstate(invalid="ignore"):
+        fusedoptim.reference.Adam(twin, lr=0.1).step([g])
+    np.testing.assert_array_equal(p[0], twin[0])
+    try:
+        import torch
+    except ImportError:
+        return
+    tp = torch.ones(7, dtype=torch.float64, requires_grad=True)
+    tp.grad = torch.tensor(g)
+    torch.optim.Adam([tp], lr=0.1).step()
+    np.testing.assert_allclose(p[0], tp.detach().numpy(), rtol=1e-15, atol=0)
 
 
 def test_build_info():
@@ -150,13 +176,22 @@ def test_isa_override_rejects_unknown_or_unsupported():
 def test_state_entries_can_be_replaced_in_place():
     rng = np.random.default_rng(6)
     params = make_params(rng, [(3,)], np.float64)
-    opt = fusedoptim.Adam(params)
+    opt = fusedoptim.Adam(params, lr=0.01)
     opt.step(make_grads(rng, params))
     opt.state[0]["exp_avg"][...] = 0.0
-    opt.state[0]["exp_avg_sq"] = np.full(3, 2.0)
-    assert np.all(opt.state[0]["exp_avg_sq"] == 2.0)
+    replaced = np.full(3, 2.0)
+    opt.state[0]["exp_avg_sq"] = replaced
+    assert opt.state[0]["exp_avg_sq"] is replaced
     with pytest.raises(ValueError, match="exp_avg"):
         opt.state[0]["exp_avg"] = np.zeros(4)
+    # The next step starts from the edited state: the functional update of it, step 2.
+    mine, m, v = [params[0].copy()], [np.zeros(3)], [np.full(3, 2.0)]
+    grads = make_grads(rng, params)
+    opt.step(grads)
+    F.adam(mine, grads, m, v, None, 2, lr=0.01)
+    np.testing.assert_array_equal(params[0], mine[0])
+    np.testing.assert_array_equal(replaced, v[0])  # updated in place, the array assigned
+    np.testing.assert_array_equal(opt.state[0]["exp_avg"], m[0])
 
 
 @pytest.mark.parametrize("clone", ["pickle", "deepcopy"])

@@ -148,17 +148,35 @@ def test_dict_grads_must_match_keys():
 def test_first_step_failure_creates_no_state():
     rng = np.random.default_rng(4)
     params = _params(rng)
+    before = [p.copy() for p in params]
     opt = fusedoptim.Adam(params)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"grads\[2\].*shape"):
         opt.step([np.ones((4, 3)), np.ones(5), np.ones(3)])
     assert len(opt.state) == 0
+    for p, b in zip(params, before):
+        np.testing.assert_array_equal(p, b)
 
 
 def test_read_only_grads_are_fine():
+    """Grads are only read: read-only ones give the same updates as writeable copies,
+    on the general path and on the reused plan, and stay as they were."""
     rng = np.random.default_rng(5)
     params = _params(rng)
-    grads = [_readonly(g) for g in _grads(params, rng)]
-    fusedoptim.Adam(params).step(grads)
+    init = [p.copy() for p in params]
+    copies = [p.copy() for p in params]
+    opt, twin = fusedoptim.Adam(params, lr=0.1), fusedoptim.Adam(copies, lr=0.1)
+    for _ in range(3):  # state created, plan made, plan reused
+        grads = _grads(params, rng)
+        frozen = [_readonly(g.copy()) for g in grads]
+        opt.step(frozen)
+        twin.step(grads)
+        for f, g in zip(frozen, grads):
+            np.testing.assert_array_equal(f, g)
+            assert not f.flags.writeable
+    assert opt._fast is not None
+    for p, c, p0 in zip(params, copies, init):
+        np.testing.assert_array_equal(p, c)
+        assert np.all(p != p0)  # Adam moves every element by about lr per step
 
 
 def test_functional_checks():
@@ -178,3 +196,14 @@ def test_functional_checks():
         F.adam(p, g, m, m, None, 1, lr=0.1)
     np.testing.assert_array_equal(p[0], before)
     np.testing.assert_array_equal(m[0], 0)
+    np.testing.assert_array_equal(v[0], 0)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -1, 2.5])
+def test_bad_step_count_set_in_state_is_a_value_error(value):
+    rng = np.random.default_rng(7)
+    opt, params = _stepped(rng)
+    before = snapshot(opt)
+    with pytest.raises(ValueError, match="step"):
+        opt.state[0]["step"] = value
+    assert_unchanged(opt, before)

@@ -121,6 +121,12 @@ def test_labels_2d_targets_and_other_dtypes():
     got = list(minibatches(X, Y, 4, seed=0))
     assert [xb.shape for xb, _ in got] == [(4, 2, 2), (4, 2, 2), (1, 2, 2)]
     assert all(xb.dtype == np.float32 and yb.shape[1:] == (4,) for xb, yb in got)
+    # every row once, and each X row still paired with its Y row
+    flat = X.reshape(9, -1)
+    index = [int(np.flatnonzero((flat == x.reshape(-1)).all(axis=1))[0])
+             for xb, _ in got for x in xb]
+    assert sorted(index) == list(range(9))
+    np.testing.assert_array_equal(np.concatenate([yb for _, yb in got]), Y[index])
 
 
 def test_sequences_are_accepted():

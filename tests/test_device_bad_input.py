@@ -27,6 +27,7 @@ def _assert_unchanged(column, opt, params, snap):
     now = _snapshot(column, opt, params)
     for a, b in zip(now[0], snap[0]):
         np.testing.assert_array_equal(a, b)
+    assert now[1].keys() == snap[1].keys()
     for k in snap[1]:
         np.testing.assert_array_equal(now[1][k], snap[1][k])
     assert now[2] == snap[2]
@@ -53,6 +54,7 @@ def test_device_grad_among_host_params(column):
     with pytest.raises(TypeError, match=r"grads\[0\]: .* is a CUDA device array, but this call runs on host"):
         opt.step([column.device(np.ones((4, 5))), np.ones(3)])
     np.testing.assert_array_equal(params[0], 1.0)
+    np.testing.assert_array_equal(params[1], 1.0)
 
 
 def test_mixed_params_rejected_at_construction(column):
@@ -141,14 +143,21 @@ def test_read_only_device_param():
 
 def test_state_of_another_kind_rejected(column):
     opt, params = _setup(column)
+    kept = opt.state[0]["exp_avg"]
+    snap = _snapshot(column, opt, params)
     with pytest.raises(ValueError, match=r"exp_avg: expected a C-contiguous"):
         opt.state[0]["exp_avg"] = np.zeros((4, 5))
+    assert opt.state[0]["exp_avg"] is kept
+    _assert_unchanged(column, opt, params, snap)
 
 
 def test_reference_optimizers_refuse_device_arrays(column):
-    opt = fusedoptim.reference.Adam([column.device(np.ones(3))])
+    p = column.device(np.ones(3))
+    opt = fusedoptim.reference.Adam([p])
     with pytest.raises(TypeError, match="NumPy arrays only"):
         opt.step([column.device(np.ones(3))])
+    np.testing.assert_array_equal(column.host(p), 1.0)
+    assert len(opt.state) == 0
 
 
 def test_host_only_functions_name_device_arrays(column):

@@ -63,6 +63,9 @@ def test_extreme_logits_stay_finite(dtype):
     loss, grad = losses.softmax_cross_entropy(z, np.array([1, 0, 2]))
     assert np.isfinite(loss) and np.all(np.isfinite(grad))
     assert loss == pytest.approx((2e4 + np.log(3) + 2e4 + np.log(2)) / 3, rel=1e-6)
+    # (softmax - one-hot) / n: softmax rows [1, 0, 0], [1/3] * 3, [1/2, 1/2, 0]
+    expected = np.array([[1.0, -1.0, 0.0], [1 / 3 - 1, 1 / 3, 1 / 3], [0.5, 0.5, -1.0]]) / 3
+    np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-7)
 
 
 def test_threads_do_not_change_the_loss(restore_runtime):

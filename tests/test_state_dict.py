@@ -38,9 +38,11 @@ def test_state_dict_is_a_copy():
     opt = fusedoptim.Adam(params, lr=0.1)
     opt.step(make_grads(rng, params))
     sd = opt.state_dict()
+    exp_avg = opt.state[0]["exp_avg"].copy()
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"], exp_avg)
     sd["state"][0]["exp_avg"][...] = 123.0
     sd["param_groups"][0]["lr"] = 5.0
-    assert not np.any(opt.state[0]["exp_avg"] == 123.0)
+    np.testing.assert_array_equal(opt.state[0]["exp_avg"], exp_avg)
     assert opt.param_groups[0]["lr"] == 0.1
     assert sd["param_groups"][0]["params"] == [0, 1]
     assert sd["state"][0]["step"] == 1
@@ -57,7 +59,9 @@ def test_loaded_state_is_a_copy_and_restores_hyperparameters():
     other.load_state_dict(sd)
     sd["state"][0]["momentum_buffer"][...] = 0
     assert other.param_groups[0]["lr"] == 0.05
-    assert np.any(other.state[0]["momentum_buffer"] != 0)
+    np.testing.assert_array_equal(other.state[0]["momentum_buffer"],
+                                  opt.state[0]["momentum_buffer"])
+    assert other.state[0]["momentum_buffer"] is not opt.state[0]["momentum_buffer"]
 
 
 def _trained(name="Adam", **kw):

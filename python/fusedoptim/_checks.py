@@ -1,6 +1,8 @@
 """Checks of hyperparameters, shared by the classes and the functional layer.
 
-Every check raises before anything is modified and names the parameter.
+Every check raises before anything is modified and names the parameter. Every
+hyperparameter must be finite: inf and NaN are refused with a ValueError (stricter
+than torch, which accepts some of them and then writes NaN or inf into the params).
 """
 from __future__ import annotations
 
@@ -9,23 +11,23 @@ import numbers
 
 
 def real(name: str, value) -> float:
-    """`value` as a float, or TypeError naming `name`."""
+    """`value` as a finite float; TypeError (not a number) or ValueError (inf, NaN, or an
+    int beyond the float range) naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
-    return float(value)
+    try:
+        v = float(value)
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    return v
 
 
 def nonneg(name: str, value) -> float:
     v = real(name, value)
-    if not v >= 0.0:  # also rejects NaN
+    if not v >= 0.0:
         raise ValueError(f"{name}: must be >= 0, got {value!r}")
-    return v
-
-
-def finite_nonneg(name: str, value) -> float:
-    v = nonneg(name, value)
-    if math.isinf(v):
-        raise ValueError(f"{name}: must be finite, got {value!r}")
     return v
 
 
@@ -56,8 +58,12 @@ def step_count(name: str, value) -> int:
 
 
 def lr_value(value, count: int, label: str) -> float:
-    """A value returned by a callable lr at step ``count``: a number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+    """A value returned by a callable lr at step ``count``: a finite number >= 0."""
+    try:
+        v = real(label, value)
+        if not v >= 0.0:
+            raise ValueError
+    except (TypeError, ValueError):
         raise ValueError(f"{label}: the lr schedule returned {value!r} at step {count}; "
-                         "it must be a number >= 0")
-    return float(value)
+                         "it must be a finite number >= 0") from None
+    return v

@@ -60,20 +60,44 @@ def global_norm(arrays, norm_type=2.0) -> float:
     return _reduce(_R.SUM_POW, arrays, p) ** (1.0 / p)
 
 
+def check_clip_norm(grads, max_norm, norm_type):
+    """Everything of a clip_grad_norm_ call checked, nothing read or written: the grads
+    as a list, and their backend (shared with the NumPy twin, fusedoptim.reference.clip)."""
+    grads = _as_list(grads, "grads")
+    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm >= 0:
+        raise ValueError(f"max_norm: must be a number >= 0, got {max_norm!r}")
+    _norm_type(norm_type)
+    backend = _backends.for_arrays(grads)
+    backend.validate([(_SPEC["scale"]["id"], 0, (1.0,), [grads], None)])
+    return grads, backend
+
+
+def nonfinite_norm_error(norm, norm_type) -> RuntimeError:
+    return RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} is {norm}; "
+                        "pass error_if_nonfinite=False to clip anyway")
+
+
+def check_clip_value(grads, clip_value, arrays=True):
+    """A clip_grad_value_ call checked (its arrays too unless ``arrays`` is False: the
+    native run checks them itself before writing): the grads as a list, and their backend."""
+    grads = _as_list(grads, "grads")
+    if isinstance(clip_value, bool) or not isinstance(clip_value, numbers.Real) \
+            or not clip_value >= 0:
+        raise ValueError(f"clip_value: must be a number >= 0, got {clip_value!r}")
+    backend = _backends.for_arrays(grads)
+    if arrays:
+        backend.validate([(_SPEC["clamp"]["id"], 0, (float(clip_value),), [grads], None)])
+    return grads, backend
+
+
 def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
     """Scale the grads in place so that their global norm is at most ``max_norm``, as
     torch.nn.utils.clip_grad_norm_: factor ``min(1, max_norm / (norm + 1e-6))``.
     Returns the norm before clipping."""
-    grads = _as_list(grads, "grads")
-    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm >= 0:
-        raise ValueError(f"max_norm: must be a number >= 0, got {max_norm!r}")
-    # Validate the in-place arrays before reading anything.
-    backend = _backends.for_arrays(grads)
-    backend.validate([(_SPEC["scale"]["id"], 0, (1.0,), [grads], None)])
+    grads, backend = check_clip_norm(grads, max_norm, norm_type)  # before reading anything
     norm = global_norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(norm):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} is {norm}; "
-                           "pass error_if_nonfinite=False to clip anyway")
+        raise nonfinite_norm_error(norm, norm_type)
     factor = min(1.0, float(max_norm) / (norm + 1e-6)) if norm == norm else math.nan
     if factor != 1.0:
         backend.run([(_SPEC["scale"]["id"], 0, (factor,), [grads], None)])
@@ -82,12 +106,8 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) ->
 
 def clip_grad_value_(grads, clip_value) -> None:
     """Clamp every element of the grads to [-clip_value, clip_value] in place (NaN stays)."""
-    grads = _as_list(grads, "grads")
-    if isinstance(clip_value, bool) or not isinstance(clip_value, numbers.Real) \
-            or not clip_value >= 0:
-        raise ValueError(f"clip_value: must be a number >= 0, got {clip_value!r}")
-    _backends.for_arrays(grads).run([(_SPEC["clamp"]["id"], 0, (float(clip_value),), [grads],
-                                      None)])
+    grads, backend = check_clip_value(grads, clip_value, arrays=False)
+    backend.run([(_SPEC["clamp"]["id"], 0, (float(clip_value),), [grads], None)])
 
 
 def all_finite(arrays) -> bool:

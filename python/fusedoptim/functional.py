@@ -12,6 +12,8 @@ A work is what the native layer runs: ``(family, flags, scalars, operands, names
 """
 from __future__ import annotations
 
+import math
+
 from . import _backends
 from . import _checks as C
 from . import _native
@@ -53,11 +55,17 @@ def adam_scalars(step, lr, beta1, beta2, eps, weight_decay, **_):
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     step_size = lr / bias_correction1
+    if not math.isfinite(step_size):  # finite lr and beta1 < 1, but an lr near the float max
+        raise ValueError(f"lr: lr / (1 - beta1**{step}) = {lr} / {bias_correction1} is not "
+                         "finite")
     bias_correction2_sqrt = bias_correction2 ** 0.5
     return (lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt)
 
 
-def rprop_scalars(step, etaminus, etaplus, step_size_min, step_size_max, **_):
+def rprop_scalars(step, etaminus, etaplus, step_size_min, step_size_max, lr=None, **_):
+    # lr only seeds the step sizes and is no scalar of the kernel; it is a parameter here so
+    # that a reused plan (optim/_fast.py) still evaluates and checks a callable lr at every
+    # step, as the general path does.
     return (etaminus, etaplus, step_size_min, step_size_max)
 
 
@@ -68,19 +76,71 @@ SCALARS = {"sgd": (sgd_scalars, False), "adagrad": (adagrad_scalars, True),
 
 
 # --------------------------------------------------------------------------- SGD
-def sgd_work(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
-             weight_decay=0.0, nesterov=False, maximize=False, first_step=False, names=None):
+def _sgd_hparams(lr, momentum, dampening, weight_decay, nesterov):
     lr = C.nonneg("lr", lr)
     momentum = C.nonneg("momentum", momentum)
     dampening = C.real("dampening", dampening)
     weight_decay = C.nonneg("weight_decay", weight_decay)
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("nesterov: Nesterov momentum requires a momentum > 0 and zero dampening")
+    return lr, momentum, dampening, weight_decay
+
+
+def sgd_work(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
+             weight_decay=0.0, nesterov=False, maximize=False, first_step=False, names=None):
+    lr, momentum, dampening, weight_decay = _sgd_hparams(lr, momentum, dampening, weight_decay,
+                                                         nesterov)
     flags = _flags("sgd", maximize=maximize, weight_decay=weight_decay != 0,
                    momentum=momentum != 0, first_step=first_step, nesterov=nesterov)
     return (_ID["sgd"], flags, sgd_scalars(None, lr=lr, momentum=momentum, dampening=dampening,
                                            weight_decay=weight_decay),
             (params, grads, momentum_buffers if momentum != 0 else None), names)
+
+
+def _sgd_split_works(params, grads, momentum_buffers, missing, kw, new=None):
+    """The works of an sgd call whose buffers at ``missing`` are None: one for the params
+    with a buffer, one for those taking a new one (``new``: index -> the new buffer; None:
+    the second work leaves the buffers out, to check the other arrays before any exists)."""
+    first = set(missing)
+    works = []
+    for is_first in (False, True):
+        idx = [i for i in range(len(params)) if (i in first) == is_first]
+        if not idx:
+            continue
+        if is_first and new is None:
+            sub, bufs = dict(kw, momentum=0.0, nesterov=False), None
+        else:
+            sub, bufs = kw, [new[i] if is_first else momentum_buffers[i] for i in idx]
+        works.append(sgd_work([params[i] for i in idx], [grads[i] for i in idx], bufs,
+                              first_step=is_first and new is not None,
+                              names=[str(i) for i in idx], **sub))
+    return works
+
+
+def sgd_missing_buffers(params, grads, momentum_buffers, validate, kw) -> list:
+    """Check everything of an sgd call (``kw``: its keywords) while creating and writing
+    nothing; ``validate`` checks works without running them. Returns the indices of the
+    None entries of ``momentum_buffers`` that the call fills with new buffers (empty when
+    there are none: the call's one work is then checked completely as it runs)."""
+    momentum = _sgd_hparams(kw["lr"], kw["momentum"], kw["dampening"], kw["weight_decay"],
+                            kw["nesterov"])[1]
+    if momentum == 0 or momentum_buffers is None:
+        return []
+    for name, lst in (("params", params), ("grads", grads),
+                      ("momentum_buffers", momentum_buffers)):
+        if not isinstance(lst, (list, tuple)):
+            raise TypeError(f"{name}: expected a list of arrays, got {type(lst).__name__}")
+    missing = [i for i, b in enumerate(momentum_buffers) if b is None]
+    if not missing:
+        return []
+    for name, lst in (("grads", grads), ("momentum_buffers", momentum_buffers)):
+        if len(lst) != len(params):
+            raise ValueError(f"{name}: has {len(lst)} entries but params has {len(params)}")
+    if not isinstance(momentum_buffers, list):
+        raise TypeError(f"momentum_buffers: has None entries to fill with new buffers, so it "
+                        f"must be a list, got {type(momentum_buffers).__name__}")
+    validate(_sgd_split_works(params, grads, momentum_buffers, missing, kw))
+    return missing
 
 
 def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
@@ -95,36 +155,22 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
 
     ``momentum_buffers`` is a list aligned with params. An entry None means the
     buffer does not exist yet: it is created holding the (decayed) gradient and
-    stored into the list, as torch does. Ignored when momentum is 0.
+    stored into the list, as torch does. Ignored when momentum is 0. Everything is
+    checked before a buffer is created: a call that raises leaves the list as it was.
     """
-    if momentum == 0 or momentum_buffers is None:
-        _run([sgd_work(params, grads, None, lr=lr, momentum=momentum, dampening=dampening,
-                              weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)])
-        return
-    missing = [i for i, b in enumerate(momentum_buffers) if b is None]
-    if len(momentum_buffers) != len(params):
-        raise ValueError(f"momentum_buffers: has {len(momentum_buffers)} entries but params has "
-                         f"{len(params)}")
-    backend = _backend(params)
-    for i in missing:  # created only for tensors the kernel will fill on this step
-        if not backend.is_array(params[i]):
-            raise TypeError(f"params[{i}]: expected a {'device' if backend.name == 'cuda' else 'numpy.ndarray'}"
-                            f" array, got {type(params[i]).__name__}")
-        momentum_buffers[i] = backend.empty_like(params[i])
-    first = set(missing)
-    split = [[i for i in range(len(params)) if (i in first) == is_first] for is_first in (False, True)]
     kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
               nesterov=nesterov, maximize=maximize)
-    works = [sgd_work([params[i] for i in idx], [grads[i] for i in idx],
-                      [momentum_buffers[i] for i in idx], first_step=is_first,
-                      names=[str(i) for i in idx], **kw)
-             for idx, is_first in zip(split, (False, True)) if idx]
-    try:
-        _run(works)
-    except Exception:
-        for i in missing:
-            momentum_buffers[i] = None
-        raise
+    backend = _backend(params)
+    missing = sgd_missing_buffers(params, grads, momentum_buffers, backend.validate, kw)
+    if not missing:
+        _run([sgd_work(params, grads, momentum_buffers, **kw)])
+        return
+    # Everything checked: make the buffers the kernel fills on this step, and store
+    # them once it has run.
+    new = {i: backend.empty_like(params[i]) for i in missing}
+    _run(_sgd_split_works(params, grads, momentum_buffers, missing, kw, new))
+    for i, b in new.items():
+        momentum_buffers[i] = b
 
 
 # ------------------------------------------------------------------------ Adagrad

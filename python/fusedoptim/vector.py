@@ -9,6 +9,7 @@ do not depend on the thread count. CUDA device arrays run on the GPU (the CUDA b
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from . import _backends
@@ -60,19 +61,25 @@ def copy_(dst, src) -> None:
     _run([(_SPEC["copy"]["id"], 0, (), [dst, src], None)])
 
 
+def diag_newton_work(params, grads, hess_diags, *, lr=1.0, min_curvature=1e-8, names=None):
+    """The work of :func:`diag_newton_` (its scalars checked), for running several in one
+    native call: everything of every work is checked before any array changes."""
+    params, grads, hess_diags = _lists(("params", params), ("grads", grads),
+                                       ("hess_diags", hess_diags))
+    lr, floor = _real("lr", lr), _real("min_curvature", min_curvature)
+    if not 0 <= lr < math.inf:
+        raise ValueError(f"lr: must be a finite number >= 0, got {lr!r}")
+    if not 0 < floor < math.inf:
+        raise ValueError(f"min_curvature: must be a finite number > 0, got {min_curvature!r}")
+    return (_SPEC["diag_newton"]["id"], 0, (lr, floor), [params, grads, hess_diags], names)
+
+
 def diag_newton_(params, grads, hess_diags, *, lr=1.0, min_curvature=1e-8) -> None:
     r"""Per-coordinate Newton step in place:
     :math:`p \leftarrow p - \eta\, g / \max(|h|, h_{min})` — the optimal step 1/E'' of a
     diagonal Hessian, with negative curvature taken by its magnitude and tiny curvature
     floored at ``min_curvature``."""
-    params, grads, hess_diags = _lists(("params", params), ("grads", grads),
-                                       ("hess_diags", hess_diags))
-    lr, floor = _real("lr", lr), _real("min_curvature", min_curvature)
-    if not lr >= 0:
-        raise ValueError(f"lr: must be >= 0, got {lr!r}")
-    if not floor > 0:
-        raise ValueError(f"min_curvature: must be > 0, got {min_curvature!r}")
-    _run([(_SPEC["diag_newton"]["id"], 0, (lr, floor), [params, grads, hess_diags], None)])
+    _run([diag_newton_work(params, grads, hess_diags, lr=lr, min_curvature=min_curvature)])
 
 
 __all__ = ["dot", "axpy_", "scale_", "copy_", "diag_newton_"]

@@ -51,7 +51,7 @@ class CyclicLR(LRScheduler):
     :math:`\gamma^t` (``'exp_range'``) or ``scale_fn`` (of c or t by ``scale_mode``).
     Momentum goes the other way, from ``max_momentum`` to ``base_momentum``.
     Step it after every batch. ``step_size_up``, ``step_size_down`` > 0; rates,
-    momenta and ``gamma`` >= 0.
+    momenta and ``gamma`` finite and >= 0.
     """
 
     def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
@@ -69,9 +69,8 @@ class CyclicLR(LRScheduler):
             raise TypeError(f"scale_fn: expected a callable or None, got {type(scale_fn).__name__}")
         if scale_mode not in ("cycle", "iterations"):
             raise ValueError(f"scale_mode: must be 'cycle' or 'iterations', got {scale_mode!r}")
-        real("gamma", gamma)
-        if gamma < 0:
-            raise ValueError(f"gamma: must be >= 0, got {gamma!r}")
+        if not 0.0 <= real("gamma", gamma) < math.inf:
+            raise ValueError(f"gamma: must be a finite number >= 0, got {gamma!r}")
         if cycle_momentum:
             use_beta1 = _momentum_key(optimizer)
             base_momentums = format_param("base_momentum", optimizer, base_momentum)

@@ -6,6 +6,7 @@ entries, keyed by its flat index (its key too, for params given as a dict).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, MutableMapping
 
 import numpy as np
@@ -68,7 +69,8 @@ class ParamState(MutableMapping):
 
     def __setitem__(self, key, value):
         if key == "step" and self._opt._has_step:
-            if not float(value) >= 0 or float(value) != int(value):
+            v = float(value)
+            if not (0 <= v < math.inf and v == int(v)):  # int(inf) would be an OverflowError
                 raise ValueError(f"step: expected a whole number >= 0, got {value!r}")
             self._g.steps[self._j] = int(value)
             self._opt._version += 1

@@ -1,9 +1,12 @@
-"""NumPy twins of :mod:`fusedoptim.clip`, written from the definitions."""
+"""NumPy twins of :mod:`fusedoptim.clip`, written from the definitions; arguments and
+arrays are checked by fusedoptim.clip's own checks, before anything is written."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from .. import clip as _clip
 
 
 def global_norm(arrays, norm_type=2.0) -> float:
@@ -14,7 +17,10 @@ def global_norm(arrays, norm_type=2.0) -> float:
 
 
 def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
+    grads, _ = _clip.check_clip_norm(grads, max_norm, norm_type)
     norm = global_norm(grads, norm_type)
+    if error_if_nonfinite and not math.isfinite(norm):
+        raise _clip.nonfinite_norm_error(norm, norm_type)
     factor = min(1.0, max_norm / (norm + 1e-6))
     for g in grads:
         g *= g.dtype.type(factor)
@@ -22,6 +28,7 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) ->
 
 
 def clip_grad_value_(grads, clip_value) -> None:
+    grads, _ = _clip.check_clip_value(grads, clip_value)
     for g in grads:
         np.clip(g, -clip_value, clip_value, out=g)
 

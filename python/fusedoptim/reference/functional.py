@@ -30,12 +30,13 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, wei
         nesterov=False, maximize=False, first_step=False, names=None):
     """``first_step=True`` (used by the optimizer classes, which allocate buffers up
     front) fills the given buffers with the gradient, as a None entry would."""
+    kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+              nesterov=nesterov, maximize=maximize)
+    # The native layer's checks, all of them before any buffer is created or written.
+    if not F.sgd_missing_buffers(params, grads, momentum_buffers, _native.validate, kw):
+        _native.validate([F.sgd_work(params, grads, momentum_buffers, first_step=first_step,
+                                     **kw)])
     bufs = momentum_buffers if momentum != 0 and momentum_buffers is not None else None
-    work = F.sgd_work(params, grads, None, lr=lr, momentum=0.0, nesterov=False,
-                      weight_decay=weight_decay, maximize=maximize)
-    _native.validate([work])
-    if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError("nesterov: Nesterov momentum requires a momentum > 0 and zero dampening")
     for i, p in enumerate(params):
         s = lambda x: _scalar(x, p)  # noqa: E731
         g = -grads[i] if maximize else grads[i]

@@ -3,6 +3,8 @@ closure, so that a schedule pickles (an optimizer's state_dict holding one as ``
 can be saved) and deep-copies; its repr is the call that built it."""
 from __future__ import annotations
 
+import math
+
 
 class Schedule:
     """``schedule(t)``: the learning rate after t updates (t >= 0).
@@ -28,3 +30,16 @@ def _named(schedule: Schedule, text: str) -> Schedule:
 
 def _args(**kw) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kw.items())
+
+
+def _scaled(value: float, base: float, exponent) -> float:
+    """``value * base ** exponent`` in IEEE arithmetic, as optax's float math: inf past the
+    float range, where Python's float power raises OverflowError (an optimizer then refuses
+    the non-finite rate at that step, naming it; a ceiling such as ``end_value`` still
+    applies), and 0 for a value of 0 (not 0 * inf)."""
+    if value == 0:
+        return value
+    try:
+        return value * base ** exponent
+    except OverflowError:
+        return math.copysign(math.inf, value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from ._base import Schedule, _args, _named
+from ._base import Schedule, _args, _named, _scaled
 from ._checks import _count, _nonneg, _positive, _rate, _real, _step
 from .lectures import _Constant
 
@@ -35,7 +35,7 @@ class _ExponentialDecay(Schedule):
             p = d / self.steps
             if self.staircase:
                 p = math.floor(p)
-            v = self.init_value * self.rate ** p
+            v = _scaled(self.init_value, self.rate, p)
         end = self.end_value
         if end is None:
             return v

@@ -6,7 +6,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Mapping
 
-from ._base import Schedule, _args, _named
+from ._base import Schedule, _args, _named, _scaled
 from ._checks import _increasing, _positive, _rate, _scales, _step
 
 
@@ -48,7 +48,7 @@ class _StepDecay(Schedule):
         self.init_value, self.factor, self.every = init_value, factor, every
 
     def __call__(self, step):
-        return self.init_value * self.factor ** (_step(step) // self.every)
+        return _scaled(self.init_value, self.factor, _step(step) // self.every)
 
 
 class _ExponentialTimeDecay(Schedule):

@@ -1,10 +1,9 @@
-"""Per-coordinate optimal steps from a diagonal Hessian, one fused native call per group."""
+"""Per-coordinate optimal steps from a diagonal Hessian, one fused native call for all groups."""
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from .. import _backends
 from .. import vector as V
 from . import _base
 
@@ -25,9 +24,9 @@ class DiagonalNewton(_base.ClosureOptimizer):
     ``step(closure)``: the closure evaluates the model at the params and returns
     ``(loss, grads, hess_diags)``, grads and hess_diags aligned with the params (lists,
     or dicts with their keys) and shaped like them. The update is one fused native
-    call per param group (:func:`fusedoptim.vector.diag_newton_`); param groups may set
-    their own lr and min_curvature. Non-finite grads or curvatures raise ValueError
-    before anything changes. ``opt.info`` after each step: one iteration, one function
+    call for all param groups (:func:`fusedoptim.vector.diag_newton_`'s kernel, one work
+    per group); param groups may set their own lr and min_curvature. Non-finite grads or
+    curvatures, and any bad array of any group, raise before anything changes. ``opt.info`` after each step: one iteration, one function
     evaluation, the gradient norm (at the point evaluated) and reason "max_iter".
     """
 
@@ -56,22 +55,20 @@ class DiagonalNewton(_base.ClosureOptimizer):
         hess = self._arrays(out[2], "hess_diags", copy_=False)
         self._check_finite(grads, "grads")
         self._check_finite(hess, "hess_diags")
-        if len(self.param_groups) > 1:
-            # one native call per group checks its own arrays; across groups, here
-            for what, arrays in (("grads", grads), ("hess_diags", hess)):
-                for i, a in enumerate(arrays):
-                    for j, p in enumerate(self._params):
-                        if np.may_share_memory(a, p):
-                            raise ValueError(f"closure: {what}[{i}] shares memory with "
-                                             f"params[{j}], which is updated in place")
-        state = self._global()
-        start = 0
+        # One work per group, all run by one native call: every array of every group
+        # (aliasing across groups included) is checked before any param changes.
+        works, start = [], 0
         for group, h in zip(self.param_groups, hs):
             n = len(group["params"])
             if n:
-                V.diag_newton_(group["params"], grads[start:start + n], hess[start:start + n],
-                               lr=h["lr"], min_curvature=h["min_curvature"])
+                sl = slice(start, start + n)
+                works.append(V.diag_newton_work(group["params"], grads[sl], hess[sl], lr=h["lr"],
+                                                min_curvature=h["min_curvature"],
+                                                names=[str(i) for i in range(start, start + n)]))
             start += n
+        if works:
+            _backends.run(works)
+        state = self._global()
         state["func_evals"] += 1
         state["n_iter"] += 1
         self._finish(loss, 1, 1, grads, "max_iter")
