@@ -4,9 +4,19 @@ namespace fusedoptim {
 
 std::string Label::str() const {
   if (index == kWhole) return operand;
-  std::string idx = (!names || names->is_none())
-                        ? std::to_string(index)
-                        : py::str(py::reinterpret_borrow<py::list>(*names)[index]).cast<std::string>();
+  std::string idx = std::to_string(index);
+  // Names come from the caller: any sequence. One that cannot name this index (too
+  // short, not a sequence, an item whose str() fails) leaves the number.
+  if (names && !names->is_none() && !PyUnicode_Check(names->ptr()) &&
+      PySequence_Check(names->ptr())) {
+    PyObject* item = PySequence_GetItem(names->ptr(), static_cast<Py_ssize_t>(index));
+    PyObject* text = item ? PyObject_Str(item) : nullptr;
+    const char* utf8 = text ? PyUnicode_AsUTF8(text) : nullptr;
+    if (utf8) idx = utf8;
+    Py_XDECREF(text);
+    Py_XDECREF(item);
+    if (!utf8) PyErr_Clear();
+  }
   return std::string(operand) + "[" + idx + "]";
 }
 
@@ -115,6 +125,43 @@ void check_matches(const ArrayView& a, const Label& what, const ArrayView& param
     throw py::value_error(what.str() + ": on CUDA device " + std::to_string(a.device) +
                           " but its param is on device " + std::to_string(param.device) +
                           "; every array of one call must be on one device");
+}
+
+namespace {
+std::string type_name(py::handle h) { return py::str(py::type::handle_of(h).attr("__name__")); }
+}  // namespace
+
+long long int_arg(py::handle h, const std::string& what, long long lo, long long hi) {
+  // PyNumber_Index takes Python and NumPy integers and refuses floats.
+  py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
+  if (!i) {
+    PyErr_Clear();
+    throw py::type_error(what + ": expected an int, got " + type_name(h));
+  }
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow || v < lo || v > hi)
+    throw py::value_error(what + ": " + std::string(py::str(i)) + " is out of range [" +
+                          std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v;
+}
+
+double float_arg(py::handle h, const std::string& what) {
+  const double v = PyFloat_AsDouble(h.ptr());
+  if (v == -1.0 && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw py::type_error(what + ": expected a float, got " + type_name(h));
+  }
+  return v;
+}
+
+void check_names(const py::object& names, std::size_t n) {
+  if (names.is_none()) return;
+  if (!py::isinstance<py::list>(names) && !py::isinstance<py::tuple>(names))
+    throw py::type_error("names: expected None or a list of str, got " + type_name(names));
+  if (py::len(names) != n)
+    throw py::value_error("names: " + std::to_string(py::len(names)) + " names for " +
+                          std::to_string(n) + " arrays");
 }
 
 }  // namespace fusedoptim

@@ -85,4 +85,13 @@ void check_layout(const ArrayView& a, const Label& what, bool written, const Arr
 void check_matches(const ArrayView& a, const Label& what, const ArrayView& param,
                    DType param_dtype);
 
+// Scalar arguments read from Python objects (work tuples): an integer (anything with
+// __index__) in [lo, hi], or a float (anything float() takes); else TypeError /
+// ValueError naming `what`.
+long long int_arg(py::handle h, const std::string& what, long long lo, long long hi);
+double float_arg(py::handle h, const std::string& what);
+
+// None, or a list or tuple of n names (one per array); else TypeError / ValueError.
+void check_names(const py::object& names, std::size_t n);
+
 }  // namespace fusedoptim

@@ -1,7 +1,22 @@
-// The ArrayKind of CUDA device arrays (objects with __cuda_array_interface__).
+// The ArrayKind of CUDA device arrays (objects with __cuda_array_interface__), and the
+// memory check of the host emulation, whose "device" arrays are host memory.
 #pragma once
+#include <cstdint>
+#include <vector>
+
 #include "bindings/array_checks.h"
 
 namespace fusedoptim {
 extern const ArrayKind kDeviceArrays;
+
+// [lo, hi) of host memory that a kernel reads, or reads and writes.
+struct HostRange {
+  std::uintptr_t lo, hi;
+  bool written;
+};
+
+// The index of the first range that does not lie wholly in mappings of this process
+// with the access it needs (read, or read and write), or -1 if all do. Reads
+// /proc/self/maps once; where there is none (not Linux), every range passes.
+long first_unmapped(const std::vector<HostRange>& ranges);
 }  // namespace fusedoptim

@@ -7,9 +7,13 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "bindings/device_arrays.h"
+#include "bindings/instance_check.h"
 #include "bindings/plan_common.h"
 #include "bindings/work_parse.h"
 #include "cuda/device_apply.h"
@@ -19,12 +23,60 @@
 #error "define FUSEDOPTIM_DEVICE_MODULE (_cuda or _cuda_emulator)"
 #endif
 
+#define FO_STR2(x) #x
+#define FO_STR(x) FO_STR2(x)
+
 namespace fusedoptim {
 namespace {
+
+// The host emulation runs the kernels on host memory at whatever address an array's
+// interface claims: it checks that memory against the process's mappings before each
+// launch, so a bogus address raises instead of faulting. (The CUDA runtime checks its
+// own pointers, and a bad one fails on the GPU, not in this process.)
+constexpr bool kEmulated = std::string_view(FO_STR(FUSEDOPTIM_DEVICE_MODULE)) == "_cuda_emulator";
+
+std::string hex(std::uintptr_t x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(x));
+  return buf;
+}
+
+// Every range of p (what each work writes and reads) is host memory with that access.
+void check_emulated_memory(const Parsed& p) {
+  if (!kEmulated) return;
+  std::vector<HostRange> ranges;
+  std::vector<const Range*> of;
+  for (const Range& r : p.written) ranges.push_back({r.lo, r.hi, true}), of.push_back(&r);
+  for (const Range& r : p.read) ranges.push_back({r.lo, r.hi, false}), of.push_back(&r);
+  const long bad = first_unmapped(ranges);
+  if (bad < 0) return;
+  const HostRange& r = ranges[bad];
+  throw py::value_error(of[bad]->what.str() + ": its memory [" + hex(r.lo) + ", " + hex(r.hi) +
+                        ") is not host memory this process may " +
+                        (r.written ? "write" : "read") +
+                        " (the emulator's device arrays are host memory)");
+}
+
+// The memory each launch touches, from its tensors' current addresses.
+std::vector<HostRange> launch_ranges(const std::vector<Launch>& launches) {
+  std::vector<HostRange> out;
+  for (const Launch& l : launches) {
+    const FamilySpec& spec = family_spec(l.family);
+    for (const TensorSlot& t : l.tensors)
+      for (int k = 0; k < spec.n_operands; ++k) {
+        const OperandSpec& op = spec.operands[k];
+        if (op.needs && !(l.hyper.flags & op.needs)) continue;
+        const auto lo = reinterpret_cast<std::uintptr_t>(t.ptr[k]);
+        out.push_back({lo, lo + t.numel * l.elem_size, op.written});
+      }
+  }
+  return out;
+}
 
 Parsed parse_device(const py::list& works) {
   Parsed p = parse_all(works, kDeviceArrays);
   check_appliable(p);
+  check_emulated_memory(p);
   return p;
 }
 
@@ -37,6 +89,9 @@ void apply(const Parsed& p, std::uintptr_t stream) {
 // A gradient that is the same object as on the last run is not read again: a device
 // array's memory does not move while the object lives (CuPy, PyTorch, Numba), and the
 // plan holds a reference to it.
+//
+// The emulator re-reads every array on every run (its memory is host memory that an
+// object could have moved or freed since) and checks the memory of each launch.
 class DevicePlan {
  public:
   explicit DevicePlan(const py::list& works) : p_(parse_device(works)), watch_(works) {
@@ -47,6 +102,12 @@ class DevicePlan {
       const TensorRef& ref = p_.tensors[t];
       params_.push_back(kDeviceArrays.view(ref.param, Label{"params", nullptr, t}));
     }
+    if (kEmulated)
+      for (const auto* list : {&p_.written_arrays, &p_.other_reads})
+        for (const py::object& a : *list) {
+          const ArrayView v = kDeviceArrays.view(a, Label{"arrays", nullptr, Label::kWhole});
+          held_.push_back({a, v.data, v.nbytes()});
+        }
   }
 
   int size() const { return static_cast<int>(p_.tensors.size()); }
@@ -55,9 +116,19 @@ class DevicePlan {
     if (static_cast<int>(PyList_GET_SIZE(grads.ptr())) != size()) throw StalePlan();
     watch_.check();
     set_scalars(p_, watch_.works(), scalars.ptr());
+    for (const Held& h : held_) {
+      try {
+        const ArrayView v = kDeviceArrays.view(h.obj, Label{"arrays", nullptr, Label::kWhole});
+        if (v.data != h.data || v.nbytes() != h.nbytes) throw StalePlan();
+      } catch (const py::error_already_set&) {
+        throw StalePlan();
+      } catch (const py::builtin_exception&) {
+        throw StalePlan();
+      }
+    }
     for (int t = 0; t < size(); ++t) {
       PyObject* g = PyList_GET_ITEM(grads.ptr(), t);
-      if (g == last_grads_[t].ptr()) continue;
+      if (!kEmulated && g == last_grads_[t].ptr()) continue;
       const TensorRef& ref = p_.tensors[t];
       TensorSlot& slot = p_.launches[ref.launch].tensors[ref.slot];
       const Label what{"grads", nullptr, static_cast<std::size_t>(t)};
@@ -76,20 +147,29 @@ class DevicePlan {
       }
       last_grads_[t] = py::reinterpret_borrow<py::object>(g);
     }
+    if (kEmulated && first_unmapped(launch_ranges(p_.launches)) >= 0) throw StalePlan();
     apply(p_, stream);
   }
 
  private:
+  struct Held {
+    py::object obj;
+    void* data;
+    std::size_t nbytes;
+  };
   Parsed p_;
   ParamsWatch watch_;
   std::vector<ArrayView> params_;
   std::vector<py::object> last_grads_;
+  std::vector<Held> held_;  // the emulator's params, state and other read arrays
 };
 
 // A reduction call's works, parsed: one read-only list (or two for a dot product).
 Parsed parse_reduction(int kind, const py::list& arrays, double scalar, const py::object& names,
                        const py::object& others) {
-  return parse_all(reduction_works(kind, arrays, scalar, names, others), kDeviceArrays);
+  Parsed p = parse_all(reduction_works(kind, arrays, scalar, names, others), kDeviceArrays);
+  check_emulated_memory(p);
+  return p;
 }
 
 // Partials of a reduction: one per chunk of every non-empty tensor (cuda_meta::pack).
@@ -119,6 +199,17 @@ double reduce_device(int kind, const py::list& arrays, double scalar, const py::
                           std::to_string(n) + " partials");
   if (!same_device(o.device, p.device))
     throw py::value_error("out: on another device than the arrays");
+  // The partials are written while the arrays are read: out must be memory of its own.
+  const auto lo = reinterpret_cast<std::uintptr_t>(o.data);
+  const std::uintptr_t hi = lo + n * sizeof(double);
+  for (const Range& r : p.read)
+    if (r.lo < hi && lo < r.hi)
+      throw py::value_error("out: shares memory with " + r.what.str() +
+                            ", which the reduction reads");
+  if (kEmulated && first_unmapped({{lo, hi, true}}) >= 0)
+    throw py::value_error("out: its memory [" + hex(lo) + ", " + hex(hi) +
+                          ") is not host memory this process may write (the emulator's device "
+                          "arrays are host memory)");
   auto* dev_out = static_cast<double*>(o.data);
   device_reduce(p.launches, kind, scalar, dev_out, p.device, stream);
   std::vector<double> partial(n);
@@ -171,8 +262,22 @@ py::list layout(const std::vector<std::size_t>& numels, std::size_t elem_size) {
   return out;
 }
 
+// pack_layout builds one Python tuple per block: more than this many is no test of
+// the packing (256 full launches) and would take minutes and gigabytes.
+constexpr std::size_t kMaxLayoutBlocks = std::size_t(1) << 18;
+
 py::list pack_layout(const std::vector<std::size_t>& numels, std::size_t elem_size,
                      int n_operands) {
+  if (elem_size != 2 && elem_size != 4 && elem_size != 8)
+    throw py::value_error("elem_size: 2, 4 or 8 (bytes per element), got " +
+                          std::to_string(elem_size));
+  std::size_t blocks = 0;
+  for (std::size_t n : numels) {
+    blocks += n / cuda_meta::kChunk + (n % cuda_meta::kChunk != 0);  // no overflow: n < 2^64
+    if (blocks > kMaxLayoutBlocks)
+      throw py::value_error("numels: more than " + std::to_string(kMaxLayoutBlocks) +
+                            " blocks of " + std::to_string(cuda_meta::kChunk) + " elements");
+  }
   switch (n_operands) {
     case 1: return layout<1>(numels, elem_size);
     case 2: return layout<2>(numels, elem_size);
@@ -197,12 +302,27 @@ PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
       "Check every work completely, then enqueue all of them on `stream` (a cudaStream_t "
       "as an int; 0: the default stream). Does not wait for the GPU.");
   m.def(
-      "validate", [](const py::list& works) { parse_all(works, kDeviceArrays); }, py::arg("works"),
+      "validate",
+      [](const py::list& works) { check_emulated_memory(parse_all(works, kDeviceArrays)); },
+      py::arg("works"),
       "Run every check of run() and change nothing.");
   m.def(
       "check_params",
       [](const py::sequence& arrays, const py::object& names) {
+        check_names(names, py::len(arrays));
         check_params(arrays, names, kDeviceArrays);
+        if (!kEmulated) return;
+        std::vector<HostRange> ranges;
+        for (std::size_t i = 0; i < py::len(arrays); ++i) {
+          const ArrayView v = kDeviceArrays.view(arrays[i], Label{"params", &names, i});
+          const auto lo = reinterpret_cast<std::uintptr_t>(v.data);
+          ranges.push_back({lo, lo + v.nbytes(), true});
+        }
+        const long bad = first_unmapped(ranges);
+        if (bad >= 0)
+          throw py::value_error(Label{"params", &names, static_cast<std::size_t>(bad)}.str() +
+                                ": its memory is not host memory this process may write (the "
+                                "emulator's device arrays are host memory)");
       },
       py::arg("arrays"), py::arg("names") = py::none(),
       "Check device arrays an optimizer will update in place.");
@@ -231,7 +351,13 @@ PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
   py::class_<DevicePlan>(m, "Plan", "A checked device step reused while only gradients and "
                                     "scalars change.")
       .def(py::init<const py::list&>(), py::arg("works"))
-      .def("__len__", &DevicePlan::size)
-      .def("run", &DevicePlan::run, py::arg("grads"), py::arg("scalars"), py::arg("stream") = 0,
+      .def("__len__",
+           [](py::handle self) { return constructed<DevicePlan>(self, "Plan").size(); })
+      .def("run",
+           [](py::handle self, const py::list& grads, const py::list& scalars,
+              std::uintptr_t stream) {
+             constructed<DevicePlan>(self, "Plan").run(grads, scalars, stream);
+           },
+           py::arg("grads"), py::arg("scalars"), py::arg("stream") = 0,
            "As the host Plan.run, enqueued on `stream`.");
 }

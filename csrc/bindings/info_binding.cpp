@@ -15,6 +15,8 @@
 namespace fusedoptim {
 namespace {
 
+constexpr int kMaxThreads = 1024;  // more than the hardware threads of any one machine
+
 std::string compiler() {
 #if defined(__clang__)
   return std::string("clang ") + __clang_version__;
@@ -85,7 +87,17 @@ void bind_info(py::module_& m) {
   m.def("build_info", &build_info, "What was compiled and what runs.");
   m.def("kernel_specs", &kernel_specs, "Operands, scalars and flag bits of every kernel family.");
   m.def("get_num_threads", &get_num_threads);
-  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        // A team of millions of threads is no speed-up and fails inside the OpenMP
+        // runtime, which ends the process: refused here.
+        if (n > kMaxThreads)
+          throw py::value_error("n: thread count must be between 1 and " +
+                                std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+        set_num_threads(n);
+      },
+      py::arg("n"), "Threads the kernels use: 1 to 1024.");
   m.def("set_isa", &set_isa, py::arg("name"), "Force an ISA path (scalar, avx2, avx512).");
   m.def("get_isa", [] { return std::string(isa_name(active_isa())); });
 }

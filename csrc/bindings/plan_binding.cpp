@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bindings/bindings.h"
+#include "bindings/instance_check.h"
 #include "bindings/plan_common.h"
 #include "bindings/work_parse.h"
 #include "engine/dispatch.h"
@@ -81,8 +82,12 @@ void bind_plan(py::module_& m) {
   py::register_local_exception<StalePlan>(m, "StalePlan");
   py::class_<Plan>(m, "Plan", "A checked step reused while only gradients and scalars change.")
       .def(py::init<const py::list&>(), py::arg("works"))
-      .def("__len__", &Plan::size)
-      .def("run", &Plan::run, py::arg("grads"), py::arg("scalars"),
+      .def("__len__", [](py::handle self) { return constructed<Plan>(self, "Plan").size(); })
+      .def("run",
+           [](py::handle self, const py::list& grads, const py::list& scalars) {
+             constructed<Plan>(self, "Plan").run(grads, scalars);
+           },
+           py::arg("grads"), py::arg("scalars"),
            "grads: flat list aligned with the plan's tensors (work order); scalars: one tuple "
            "per work. Raises StalePlan (changing nothing) when the plan no longer applies.");
 }

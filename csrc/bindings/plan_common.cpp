@@ -34,6 +34,7 @@ void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars) {
     for (int d = 0; d < 2; ++d) {
       const int l = p.work_launch[d][w];
       if (l < 0) continue;
+      if (n != family_spec(p.launches[l].family).n_scalars) throw StalePlan();
       Hyper& h = p.launches[l].hyper;
       for (Py_ssize_t k = 0; k < n; ++k) {
         const double v = PyFloat_AsDouble(PyTuple_GET_ITEM(s, k));

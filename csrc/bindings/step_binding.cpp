@@ -28,6 +28,7 @@ void bind_step(py::module_& m) {
   m.def(
       "check_params",
       [](const py::sequence& arrays, const py::object& names) {
+        check_names(names, py::len(arrays));
         check_params(arrays, names, kHostArrays);
       },
       py::arg("arrays"), py::arg("names") = py::none(),

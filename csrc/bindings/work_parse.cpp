@@ -25,17 +25,18 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   if (!py::isinstance<py::tuple>(work_h) || py::len(work_h) != 5)
     throw py::type_error(wname + ": expected a tuple (family, flags, scalars, operands, names)");
   py::tuple work = py::reinterpret_borrow<py::tuple>(work_h);
-  const int family = work[0].cast<int>();
-  if (family < 0 || family >= kNumSpecs) throw py::value_error(wname + ": unknown family id");
+  const int family = static_cast<int>(int_arg(work[0], wname + ": family", 0, kNumSpecs - 1));
   const FamilySpec& spec = family_spec(family);
 
   Hyper hyper{};
-  hyper.flags = work[1].cast<std::uint32_t>();
+  hyper.flags = static_cast<std::uint32_t>(
+      int_arg(work[1], wname + ": flags of " + spec.name, 0, (1LL << spec.n_flags) - 1));
   py::sequence scalars = py::reinterpret_borrow<py::sequence>(work[2]);
   if (static_cast<int>(py::len(scalars)) != spec.n_scalars)
     throw py::value_error(wname + ": " + spec.name + " takes " + std::to_string(spec.n_scalars) +
                           " scalars");
-  for (int s = 0; s < spec.n_scalars; ++s) hyper.s[s] = scalars[s].cast<double>();
+  for (int s = 0; s < spec.n_scalars; ++s)
+    hyper.s[s] = float_arg(scalars[s], wname + ": " + spec.scalars[s]);
 
   py::sequence operands = py::reinterpret_borrow<py::sequence>(work[3]);
   if (static_cast<int>(py::len(operands)) != spec.n_operands)

@@ -8,7 +8,8 @@
 namespace fusedoptim {
 
 // Returns the sum over rows of the loss; writes grad = (softmax * sum(y) - y) * grad_scale.
-// Labels: y[i] in [0, C) (checked by the caller). Probabilities: y is (N, C).
+// Labels: y[i] in [0, C), checked by the caller (bindings/loss_binding.cpp) before the
+// call. Probabilities: y is (N, C).
 template <typename T>
 double softmax_xent_labels(const T* logits, const std::int64_t* labels, T* grad, std::size_t rows,
                            std::size_t classes, double grad_scale, int threads);
