@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import fusedoptim
-from fusedoptim import _backends, _native
+from fusedoptim import _backends
 
+from .impls import fusedoptim_arrays, traffic_plan
 from .workloads import OPTIMIZERS
 
 try:  # torch is optional: only to compare against
@@ -55,29 +55,19 @@ def cuda_tools() -> DeviceTools:
 
 
 def implementations(tools: DeviceTools) -> dict:
-    """name -> factory(key, params, grads) -> step function or None, as bench/impls.py."""
+    """name -> factory(key, params, grads, shared) -> step function or None, as
+    bench/impls.py; the roofline runs over fusedoptim's device arrays."""
 
-    def native(key, params, grads):
-        cls, kw, _ = OPTIMIZERS[key]
-        ps = [tools.to_device(p) for p in params]
-        gs = [tools.to_device(g) for g in grads]
-        opt = getattr(fusedoptim, cls)(ps, **kw)
+    def native(key, params, grads, shared):
+        opt, _, gs, _ = fusedoptim_arrays(key, params, grads, shared, tools.to_device)
         return lambda: opt.step(gs)
 
-    def roofline(key, params, grads):
-        buffers = OPTIMIZERS[key][2]
-        ps = [tools.to_device(p) for p in params]
-        gs = [tools.to_device(g) for g in grads]
-        states = [[tools.to_device(p * 0) for p in params] for _ in range(buffers)]
-        spec = _native.SPECS["traffic"]
-        flags = sum(spec["flags"][f"state{k + 1}"] for k in range(buffers))
-        operands = [ps, gs] + states + [None] * (3 - buffers)
-        plan = _backends.for_arrays(ps).Plan([(spec["id"], flags, (0.0,), operands, None)])
-        scalars = [(0.0,)]
-        return lambda: plan.run(gs, scalars)
+    def roofline(key, params, grads, shared):
+        _, ps, gs, states = fusedoptim_arrays(key, params, grads, shared, tools.to_device)
+        return traffic_plan(_backends.for_arrays(ps).Plan, ps, gs, states)
 
     def torch_mode(mode):
-        def factory(key, params, grads):
+        def factory(key, params, grads, shared):
             if torch is None or tools.torch_device is None or not torch.cuda.is_available():
                 return None
             cls, kw, _ = OPTIMIZERS[key]

@@ -11,8 +11,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import impls as I
+from . import memory
+from .plan import DEFAULT_MAX_VALUES, size_plan
 from .timing import interleaved, summary
-from .workloads import WORKLOADS, bytes_per_value, numel, scaled, sweep_sizes
+from .workloads import WORKLOADS, bytes_per_value, numel, scaled
+
+#: a row whose step beats the same-arrays roofline by more than this is a measurement
+#: problem, not a result: flagged "suspect" and never counted as meeting a target
+SUSPECT_ABOVE = 1.05
+
+#: a measurement is allocated only if its estimated arrays fit in this share of the
+#: memory available just before (the rest: the estimate's error, other processes)
+FIT_SHARE = 0.9
 
 
 @dataclass
@@ -21,11 +31,12 @@ class Config:
     workloads: list = field(default_factory=lambda: list(WORKLOADS))
     dtypes: list = field(default_factory=lambda: ["float32"])
     threads: list = field(default_factory=lambda: [1, 2])
-    implementations: list = field(default_factory=lambda: list(I.IMPLEMENTATIONS))
+    implementations: list = field(default_factory=lambda: list(I.DEFAULT_IMPLEMENTATIONS))
     repeats: int = 7
     scale: float = 1.0            # shrink every workload (quick mode)
+    max_values: int = DEFAULT_MAX_VALUES  # the largest measurement (values); bigger: left out
     sweep: bool = True
-    sweep_max: float = 1e8
+    sweep_max: float | None = None  # the sweep's largest size; None: max_values
     sweep_optimizers: list = field(default_factory=lambda: ["adam", "sgd-momentum"])
     overhead: bool = True
     seed: int = 0
@@ -54,9 +65,20 @@ class Progress:
             sys.stderr.write("\n")
 
 
+def _normal(rng, shape, dtype, scale=1.0):
+    # Drawn in the benchmark's dtype: no float64 temporary of the largest tensor.
+    if dtype in (np.float32, np.float64):
+        x = rng.standard_normal(shape, dtype=dtype)
+    else:
+        x = rng.standard_normal(shape).astype(dtype)
+    if scale != 1.0:
+        x *= scale
+    return x
+
+
 def _data(shapes, dtype, rng):
-    params = [rng.standard_normal(s, dtype=np.float64).astype(dtype) for s in shapes]
-    grads = [rng.standard_normal(s, dtype=np.float64).astype(dtype) * 1e-2 for s in shapes]
+    params = [_normal(rng, s, dtype) for s in shapes]
+    grads = [_normal(rng, s, dtype, 1e-2) for s in shapes]
     return params, grads
 
 
@@ -65,11 +87,13 @@ def _rows(context, samples, n_values, bpv):
     roof = summary(samples["roofline"])["median"] if "roofline" in samples else None
     for impl, s in samples.items():
         st = summary(s)
+        frac = (roof / st["median"]) if roof else None
         rows.append(dict(context, impl=impl, n_values=n_values, bytes_per_value=bpv,
                          ms=st["median"] * 1e3, ms_p25=st["p25"] * 1e3, ms_p75=st["p75"] * 1e3,
                          ns_per_value=st["median"] * 1e9 / max(n_values, 1),
                          gb_per_s=n_values * bpv / st["median"] / 1e9,
-                         roofline_fraction=(roof / st["median"]) if roof else None,
+                         roofline_fraction=frac,
+                         suspect=frac is not None and frac > SUSPECT_ABOVE,
                          samples_ms=[x * 1e3 for x in s]))
     return rows
 
@@ -92,10 +116,10 @@ class _Side:
 
 def _step_fns(side, key, shapes, dtype, rng, implementations):
     params, grads = _data(shapes, dtype, rng)
-    fns = {}
+    fns, shared = {}, {}
     for name in implementations:
         factory = side.impls.get(name)
-        fn = factory(key, params, grads) if factory else None
+        fn = factory(key, params, grads, shared) if factory else None
         if fn is not None:
             fns[name] = fn
     return fns
@@ -131,56 +155,64 @@ def _host_rows(side, cfg, rng, bar):
     return rows
 
 
+def _fits(m, say) -> bool:
+    """Checks the memory available just before a measurement allocates its arrays."""
+    avail = memory.available_bytes()
+    if avail is None or m.array_bytes <= FIT_SHARE * avail:
+        return True
+    say(f"skipped {m.label} ({m.n_values:,} values): needs about {m.array_bytes / 1e9:.2f} GB, "
+        f"{avail / 1e9:.2f} GB of memory available")
+    return False
+
+
 def run(cfg: Config, progress: bool = True, tools=None) -> dict:
-    """All measurements of ``cfg``: {"rows": [...], "sweep": [...], "overhead": [...]}
-    (GPU runs: "host" too, the host time per step call, and "device", its name).
-    ``tools``: a bench.device.DeviceTools to use instead of CuPy (the tests' emulation)."""
+    """All measurements of ``cfg``'s size plan (bench/plan.py): {"rows": [...],
+    "sweep": [...], "overhead": [...], "plan": [...], "skipped": [...]} (GPU runs:
+    "host" too, the host time per step call, and "device", its name).
+    ``tools``: a bench.device.DeviceTools to use instead of CuPy (the tests' emulation).
+
+    A measurement that does not fit the memory available when its turn comes is
+    skipped, saying so on stdout and in "skipped". "plan" holds each measurement's
+    estimated bytes and, where the system tells, the growth of the process's peak
+    resident size while it ran (to check the estimate)."""
     side = _Side(cfg, tools)
     rng = np.random.default_rng(cfg.seed)
-    sizes = [n for n in sweep_sizes(1e2, cfg.sweep_max)] if cfg.sweep else []
-    total = (len(cfg.workloads) * len(cfg.dtypes) * len(cfg.threads) * len(cfg.optimizers)
-             + len(sizes) * len(cfg.sweep_optimizers) + (len(cfg.optimizers) if cfg.overhead else 0))
-    bar = Progress(total, progress)
+    plan = size_plan(cfg)
+    total = len(plan.measurements)
     if side.tools is not None:
         total += len(cfg.workloads) * len(cfg.optimizers)
-    out = {"rows": [], "sweep": [], "overhead": [], "host": [],
+    bar = Progress(total, progress)
+    out = {"rows": [], "sweep": [], "overhead": [], "host": [], "plan": [],
+           "skipped": [], "left_out": list(plan.left_out),
            "device": side.tools.name if side.tools else None}
+
+    def say(text):
+        out["skipped"].append(text)
+        print(("\n" if bar.enabled else "") + text, flush=True)
+
     try:
-        for wl in cfg.workloads:
-            shapes = WORKLOADS[wl]()
-            if cfg.scale != 1.0:
-                shapes = scaled(shapes, cfg.scale)
-            for dtype in cfg.dtypes:
-                for threads in cfg.threads:
-                    side.set_threads(threads)
-                    for key in cfg.optimizers:
-                        samples = _measure(side, key, shapes, np.dtype(dtype), rng,
-                                           cfg.implementations, cfg.repeats)
-                        ctx = dict(workload=wl, dtype=dtype, threads=threads, optimizer=key)
-                        out["rows"] += _rows(ctx, samples, numel(shapes),
-                                             bytes_per_value(key, np.dtype(dtype).itemsize))
-                        bar.advance(f"{wl} {dtype} x{threads} {key}")
-        # Size sweep: one tensor per size, float32, the largest thread count.
-        sweep_impls = [i for i in ("fusedoptim", "torch-fused", "roofline") if i in cfg.implementations]
-        side.set_threads(max(cfg.threads))
-        for key in cfg.sweep_optimizers:
-            for n in sizes:
-                samples = _measure(side, key, [(n,)], np.dtype("float32"), rng, sweep_impls,
-                                   max(3, cfg.repeats // 2))
-                ctx = dict(workload=f"sweep-{n}", dtype="float32", threads=max(cfg.threads),
-                           optimizer=key)
-                out["sweep"] += _rows(ctx, samples, n, bytes_per_value(key, 4))
-                bar.advance(f"sweep {key} {n:.0e}")
-        # Per-call overhead: one 1-value tensor, one thread's worth of work.
-        if cfg.overhead:
-            over_impls = [i for i in cfg.implementations if i not in ("roofline", "triad")]
-            for key in cfg.optimizers:
-                samples = _measure(side, key, [(1,)], np.dtype("float32"), rng, over_impls,
-                                   cfg.repeats)
-                ctx = dict(workload="overhead", dtype="float32", threads=max(cfg.threads),
-                           optimizer=key)
-                out["overhead"] += _rows(ctx, samples, 1, bytes_per_value(key, 4))
-                bar.advance(f"overhead {key}")
+        for m in plan.measurements:
+            if _fits(m, say):
+                side.set_threads(m.threads)
+                gc.collect()
+                base = memory.rss_bytes()
+                watched = base is not None and memory.reset_peak_rss()
+                t0 = time.perf_counter()
+                samples = _measure(side, m.optimizer, m.shapes, np.dtype(m.dtype), rng,
+                                   m.implementations, m.repeats)
+                peak = memory.peak_rss_bytes() if watched else None
+                # measured_bytes: the growth of the resident size; memory that malloc kept
+                # from an earlier measurement and reused does not show in it.
+                out["plan"].append(dict(label=m.label, n_values=m.n_values,
+                                        estimated_bytes=m.array_bytes,
+                                        measured_bytes=None if peak is None else peak - base,
+                                        peak_rss_bytes=peak,
+                                        seconds=time.perf_counter() - t0))
+                ctx = dict(workload=m.workload, dtype=m.dtype, threads=m.threads,
+                           optimizer=m.optimizer)
+                out[m.section] += _rows(ctx, samples, m.n_values,
+                                        bytes_per_value(m.optimizer, np.dtype(m.dtype).itemsize))
+            bar.advance(m.label)
         if side.tools is not None:
             out["host"] = _host_rows(side, cfg, rng, bar)
     finally:
