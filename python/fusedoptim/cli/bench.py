@@ -43,7 +43,7 @@ def add_arguments(p) -> None:
                    help=f"the most parameter values in one measurement (default "
                         f"{DEFAULT_MAX_VALUES:.0e}, which keeps the run under 2 GB); larger "
                         f"workloads and sweep sizes are left out (1e8: the sweep to 1e8, "
-                        f"about 3.5 GB); a size that does not fit the memory available "
+                        f"about 3.9 GB); a size that does not fit the memory available "
                         f"is skipped, saying so")
     p.add_argument("--sweep-max", type=float, default=None,
                    help="largest size of the sweep (default: --max-values)")
