@@ -2,6 +2,13 @@
 
 namespace fusedoptim {
 
+Parsed parse_plan(const py::list& works, const ArrayKind& kind) {
+  Parsed p = parse_all(works, kind);
+  check_appliable(p);
+  p.grads.clear();
+  return p;
+}
+
 ParamsWatch::ParamsWatch(const py::list& works) {
   for (std::size_t w = 0; w < works.size(); ++w) {
     py::tuple work = works[w].cast<py::tuple>();

@@ -18,6 +18,10 @@ struct StalePlan : std::exception {
   const char* what() const noexcept override { return "plan no longer matches the arrays"; }
 };
 
+// The works of a plan parsed and checked (appliable works only). The grads of this
+// first call are not kept: a plan takes new ones on each run.
+Parsed parse_plan(const py::list& works, const ArrayKind& kind);
+
 // Each work's params list, and the arrays it held when the plan was made.
 class ParamsWatch {
  public:
