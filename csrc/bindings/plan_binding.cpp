@@ -172,6 +172,14 @@ void bind_plan(py::module_& m) {
            "grads: flat list aligned with the plan's tensors (work order); scalars: one tuple "
            "per work. Raises StalePlan (changing nothing) when the plan no longer applies, "
            "RuntimeError when the plan is already running (one call at a time).");
+  m.def(
+      "same_key",
+      [](const py::handle& stored, const py::handle& live) {
+        return same_key(stored.ptr(), live.ptr());
+      },
+      py::arg("stored"), py::arg("live"),
+      "Whether a plan's stored key equals the live one: numbers of the same type only "
+      "(1.0 == True in Python, not here); snapshots of lists by their own __eq__.");
 }
 
 }  // namespace fusedoptim

@@ -66,7 +66,7 @@ def stored_key(key):
 def snapshot(value):
     """``value`` with every object that could change in place replaced by a
     :class:`_Frozen`; plain numbers stay as they are, so comparing the stored key with
-    the live one stays a C-level tuple comparison in the usual case."""
+    the live one (``_native.same_key``) runs no Python code in the usual case."""
     t = type(value)
     if t in _IMMUTABLE or isinstance(value, np.generic):
         return value

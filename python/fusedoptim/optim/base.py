@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import _backends
+from .._native import same_key
 from .. import _checks as C
 from .. import functional as F
 from . import _groups as G
@@ -58,9 +59,7 @@ class Optimizer:
         self._version = 0   # bumped whenever params or state are replaced: invalidates the plan
         self._fast = None   # the reusable plan of the last step, see _fast.py
         self._backend = None  # host or CUDA, from the first param (_backends.py)
-        # A group's hyperparameter values, always as a tuple (see _fast_key).
-        self._hyper = (operator.itemgetter(*self.defaults) if len(self.defaults) > 1
-                       else lambda g, k=tuple(self.defaults): tuple(g[n] for n in k))
+        self._hyper = operator.itemgetter(*self.defaults)
         self._check_hparams(_resolve_lr(self.defaults, 0, "lr"), lambda k: k)
         groups, named = G.split_groups(params)
         if named:
@@ -135,7 +134,7 @@ class Optimizer:
         """
         with self._lock:  # not the decorator: one call less on the fast path
             fast = self._fast
-            if fast is not None and (fast.key == self._fast_key() or fast.refresh(self)):
+            if fast is not None and (same_key(fast.key, self._fast_key()) or fast.refresh(self)):
                 flat = grads if type(grads) is list else self._flat_dict(grads)
                 if flat is not None:
                     try:
@@ -150,12 +149,11 @@ class Optimizer:
             self._general_step(grads)
 
     def _fast_key(self):
-        # The live values and their types (True == 1, but a flag is not an lr). The plan
-        # stores a snapshot of this key (_fast.stored_key): a list edited in place, say
-        # betas[0] = 0, then no longer compares equal.
+        # The plan stores a snapshot of this key (_fast.stored_key) and compares it with
+        # _native.same_key: a list edited in place (betas[0] = 0) or a value replaced by
+        # an equal one of another type (lr = True for 1.0) makes them differ.
         hyper = self._hyper
-        return (self._version, [(id(g["params"]), v, tuple(map(type, v)))
-                                for g in self.param_groups for v in (hyper(g),)])
+        return (self._version, [(id(g["params"]), hyper(g)) for g in self.param_groups])
 
     def _flat_dict(self, grads):
         keys = self._keys
