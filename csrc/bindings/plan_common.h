@@ -36,9 +36,10 @@ class ParamsWatch {
 };
 
 // Whether a plan's stored key (see python/fusedoptim/optim/_fast.py) still equals the
-// live one: tuples and lists elementwise; numbers, strings and None equal only with the
-// same type (1.0 == True in Python, but a flag is not an lr); anything else the stored
-// key holds (a snapshot of a list, a callable) decides by its own __eq__.
+// live one: tuples and lists elementwise (a stored tuple matches a live list with the
+// same items); numbers, strings and None equal only with the same type (1.0 == True in
+// Python, but a flag is not an lr); anything else the stored key holds (a snapshot of
+// an array, a callable) decides by its own __eq__.
 bool same_key(PyObject* stored, PyObject* live);
 
 // Writes one tuple of per-step scalars per work into p's launches; StalePlan if the

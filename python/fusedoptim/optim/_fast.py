@@ -41,8 +41,8 @@ def freeze(value):
 
 
 class _Frozen:
-    """Stands in a stored key for a value a user may edit in place (a list of betas, an
-    array): equal to a live value only while that value still freezes the same."""
+    """Stands in a stored key for a value a user may edit in place (an array, a dict):
+    equal to a live value only while that value still freezes the same."""
 
     __slots__ = ("value",)
     __hash__ = None
@@ -64,13 +64,13 @@ def stored_key(key):
 
 
 def snapshot(value):
-    """``value`` with every object that could change in place replaced by a
-    :class:`_Frozen`; plain numbers stay as they are, so comparing the stored key with
-    the live one (``_native.same_key``) runs no Python code in the usual case."""
+    """``value`` with lists as tuples and every other object that could change in place
+    replaced by a :class:`_Frozen`; numbers stay as they are, so comparing the stored key
+    with the live one (``_native.same_key``) runs no Python code in the usual case."""
     t = type(value)
     if t in _IMMUTABLE or isinstance(value, np.generic):
         return value
-    if t is tuple:
+    if t is tuple or t is list:  # a list as a tuple of its values: ours, immutable
         return tuple(snapshot(v) for v in value)
     if callable(value) and not isinstance(value, (list, dict, np.ndarray)):
         return value  # a callable lr: evaluated anew on every step anyway
