@@ -2,6 +2,13 @@
 
 namespace fusedoptim {
 
+Parsed parse_plan(const py::list& works, const ArrayKind& kind) {
+  Parsed p = parse_all(works, kind);
+  check_appliable(p);
+  p.grads.clear();
+  return p;
+}
+
 ParamsWatch::ParamsWatch(const py::list& works) {
   for (std::size_t w = 0; w < works.size(); ++w) {
     py::tuple work = works[w].cast<py::tuple>();
@@ -21,6 +28,30 @@ void ParamsWatch::check() const {
     for (std::size_t i = 0; i < items.size(); ++i)
       if (PyList_GET_ITEM(lst, i) != items[i]) throw StalePlan();
   }
+}
+
+bool same_key(PyObject* stored, PyObject* live) {
+  if (stored == live) return true;
+  PyTypeObject* t = Py_TYPE(stored);
+  if (t == &PyTuple_Type || t == &PyList_Type) {
+    // A list the user edits in place is stored as a tuple of its values: a tuple or a
+    // list with the same items matches (the optimizers read either alike).
+    if (!PyTuple_Check(live) && !PyList_Check(live)) return false;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(stored);
+    if (PySequence_Fast_GET_SIZE(live) != n) return false;
+    PyObject** a = PySequence_Fast_ITEMS(stored);
+    PyObject** b = PySequence_Fast_ITEMS(live);
+    for (Py_ssize_t i = 0; i < n; ++i)
+      if (!same_key(a[i], b[i])) return false;
+    return true;
+  }
+  if (t == &PyFloat_Type || t == &PyLong_Type || t == &PyBool_Type || t == &PyUnicode_Type ||
+      stored == Py_None) {
+    if (Py_TYPE(live) != t) return false;
+  }
+  const int eq = PyObject_RichCompareBool(stored, live, Py_EQ);
+  if (eq < 0) throw py::error_already_set();
+  return eq == 1;
 }
 
 void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars) {

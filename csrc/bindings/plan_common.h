@@ -18,6 +18,10 @@ struct StalePlan : std::exception {
   const char* what() const noexcept override { return "plan no longer matches the arrays"; }
 };
 
+// The works of a plan parsed and checked (appliable works only). The grads of this
+// first call are not kept: a plan takes new ones on each run.
+Parsed parse_plan(const py::list& works, const ArrayKind& kind);
+
 // Each work's params list, and the arrays it held when the plan was made.
 class ParamsWatch {
  public:
@@ -30,6 +34,13 @@ class ParamsWatch {
   std::vector<py::list> lists_;
   std::vector<std::vector<PyObject*>> items_;
 };
+
+// Whether a plan's stored key (see python/fusedoptim/optim/_fast.py) still equals the
+// live one: tuples and lists elementwise (a stored tuple matches a live list with the
+// same items); numbers, strings and None equal only with the same type (1.0 == True in
+// Python, but a flag is not an lr); anything else the stored key holds (a snapshot of
+// an array, a callable) decides by its own __eq__.
+bool same_key(PyObject* stored, PyObject* live);
 
 // Writes one tuple of per-step scalars per work into p's launches; StalePlan if the
 // list does not fit the works.

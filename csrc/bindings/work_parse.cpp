@@ -42,9 +42,7 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   if (static_cast<int>(py::len(operands)) != spec.n_operands)
     throw py::value_error(wname + ": " + spec.name + " takes " + std::to_string(spec.n_operands) +
                           " operand lists");
-  // Labels keep a pointer to the names object: it lives in out.names (reserved up front).
-  if (out.names.size() == out.names.capacity())
-    throw py::value_error("too many works in one call");
+  // Labels keep a pointer to the names object: it lives in out.names, which never moves it.
   out.names.push_back(work[4]);
   const py::object& names = out.names.back();
 
@@ -113,6 +111,8 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
         out.written_arrays.push_back(a->obj);
       else if (k != 1)
         out.other_reads.push_back(a->obj);
+      else
+        out.grads.push_back(a->obj);
     }
     Launch& l = dt == DType::F32 ? f32 : f64;
     // Launch indices are final below: f32 (if any) first, then f64.

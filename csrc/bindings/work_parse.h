@@ -13,6 +13,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -42,12 +43,18 @@ struct Parsed {
   std::vector<TensorRef> tensors;    // every tensor of every work, in work order
   std::vector<int> work_begin;       // tensors of work w: [work_begin[w], work_begin[w+1])
   std::vector<int> work_launch[2];   // launch index per work for float32 / float64, or -1
+  // Every array the launches point at is referenced here, so it outlives the kernels
+  // that run with the GIL released, whatever other threads do to the lists it came from.
   std::vector<py::object> written_arrays;  // kept alive and re-checked by a Plan
-  // Read-only arrays other than the grads (operand 1, which a Plan takes anew on each
-  // run): a Plan keeps them alive, since it reads them on every run.
+  // Read-only arrays other than the grads: a Plan keeps them alive, since it reads them
+  // on every run.
   std::vector<py::object> other_reads;
-  std::vector<py::object> names;           // per work; Labels point into it
-  Parsed() { names.reserve(64); }
+  // The grads (operand 1): held for one call; a Plan drops them and takes new ones on
+  // each run.
+  std::vector<py::object> grads;
+  // Per work; Labels point into it. A deque: appending never moves the earlier names,
+  // so any number of works fits.
+  std::deque<py::object> names;
 };
 
 Parsed parse_all(const py::list& works, const ArrayKind& kind = kHostArrays);

@@ -16,6 +16,7 @@ except ImportError as exc:  # pragma: no cover - exercised only by broken instal
 run = _core.run
 Plan = _core.Plan
 StalePlan = _core.StalePlan
+same_key = _core.same_key
 validate = _core.validate
 set_isa = _core.set_isa
 get_isa = _core.get_isa

@@ -5,9 +5,13 @@ was created and each group was one launch. It stays valid while the optimizer's
 structure does: the same state version, the same params lists, and hyperparameters
 that give the same kernel flags. A change of values only (a scheduler setting lr,
 say) re-checks the hyperparameters and keeps the plan; the native plan re-checks
-the gradients and the arrays themselves on every run.
+the gradients and the arrays themselves on every run. The key a plan compares with
+holds snapshots of the values, never a user's list: betas[0] = 0 done in place is a
+change like any other.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .. import _checks as C
 from .. import functional as F
@@ -18,6 +22,59 @@ def structure(h: dict) -> tuple:
     (weight decay or momentum switched on or off changes the kernel and its buffers)."""
     return (tuple(sorted((k, v) for k, v in h.items() if isinstance(v, bool))),
             tuple(sorted(k for k, v in h.items() if not isinstance(v, bool) and v == 0)))
+
+
+def freeze(value):
+    """A snapshot of a hyperparameter value that compares equal only to the same value of
+    the same type: lists (edited in place by users) and arrays become tuples of their
+    values, so the snapshot holds nothing a user can change in place."""
+    t = type(value)
+    if t is float:
+        return value
+    if t is tuple or t is list:
+        return (t, tuple(freeze(v) for v in value))
+    if isinstance(value, np.ndarray):
+        return (t, value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, dict):
+        return (t, tuple((k, freeze(v)) for k, v in value.items()))
+    return (t, value)  # immutable scalars, None, str; callables by identity
+
+
+class _Frozen:
+    """Stands in a stored key for a value a user may edit in place (an array, a dict):
+    equal to a live value only while that value still freezes the same."""
+
+    __slots__ = ("value",)
+    __hash__ = None
+
+    def __init__(self, value):
+        self.value = freeze(value)
+
+    def __eq__(self, other):
+        return freeze(other) == self.value
+
+
+_IMMUTABLE = frozenset((float, int, bool, str, type(None)))
+
+
+def stored_key(key):
+    """The key as a plan stores it (see Optimizer._fast_key): each group's entry snapshot."""
+    version, groups = key
+    return (version, [snapshot(entry) for entry in groups])
+
+
+def snapshot(value):
+    """``value`` with lists as tuples and every other object that could change in place
+    replaced by a :class:`_Frozen`; numbers stay as they are, so comparing the stored key
+    with the live one (``_native.same_key``) runs no Python code in the usual case."""
+    t = type(value)
+    if t in _IMMUTABLE or isinstance(value, np.generic):
+        return value
+    if t is tuple or t is list:  # a list as a tuple of its values: ours, immutable
+        return tuple(snapshot(v) for v in value)
+    if callable(value) and not isinstance(value, (list, dict, np.ndarray)):
+        return value  # a callable lr: evaluated anew on every step anyway
+    return _Frozen(value)
 
 
 def _item(value):
@@ -65,7 +122,7 @@ class FastStep:
     __slots__ = ("key", "plan", "works", "structures")
 
     def __init__(self, opt, works, calls, groups):
-        self.key = opt._fast_key()
+        self.key = stored_key(opt._fast_key())
         self.plan = opt._backend.Plan(works)
         index = {id(gs): gi for gi, gs in enumerate(opt._groups)}
         hs = [opt.group_hparams(gi) for gi in range(len(opt._groups))]
@@ -90,7 +147,7 @@ class FastStep:
             lr = opt.param_groups[gi].get("lr")
             w.lr_fn = lr if callable(lr) else None
             w.set_values(hs[gi])
-        self.key = key
+        self.key = stored_key(key)
         return True
 
     def scalars(self) -> list:

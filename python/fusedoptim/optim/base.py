@@ -14,10 +14,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import _backends
+from .._native import same_key
 from .. import _checks as C
 from .. import functional as F
 from . import _groups as G
 from ._fast import FastStep
+from ._lock import new_lock, one_at_a_time, without_lock
 from ._state import GroupState, StateView, loaded_state_array
 
 
@@ -32,6 +34,12 @@ class Optimizer:
     the CUDA kernels instead, with state kept as device arrays of the same kind and
     device (needs the CUDA build; see the README). All params of one optimizer are on
     one side and one device.
+
+    Threads: one step at a time per optimizer. ``step``, ``add_param_group``,
+    ``state_dict`` and ``load_state_dict`` hold the optimizer's lock for their whole
+    run, so calls from several threads are serialized, never interleaved (a step that
+    fails in one thread changes nothing for the others). Different optimizers step in
+    parallel.
     """
 
     #: state buffers this optimizer may keep, by torch's names
@@ -42,6 +50,7 @@ class Optimizer:
     _functional = F
 
     def __init__(self, params, defaults: dict):
+        self._lock = new_lock()  # one step at a time: see _lock.py
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self._groups: list[GroupState] = []
@@ -61,6 +70,7 @@ class Optimizer:
             raise ValueError("params: empty parameter list")
 
     # ------------------------------------------------------------------ groups
+    @one_at_a_time
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of params with its own hyperparameters (missing ones from the defaults)."""
         if not isinstance(param_group, Mapping) or "params" not in param_group:
@@ -99,10 +109,12 @@ class Optimizer:
     def __getstate__(self):
         # The native plan holds raw pointers: a copy (pickle, deepcopy) makes its own on
         # its first step. The backend holds modules: the copy finds its own from its params.
-        return {**self.__dict__, "_fast": None, "_backend": None}
+        # A lock is not copied: the copy gets its own.
+        return {**without_lock(self.__dict__), "_fast": None, "_backend": None}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._lock = new_lock()
         self._backend = _backends.for_arrays([p for g in self.param_groups for p in g["params"]])
 
     @property
@@ -117,24 +129,29 @@ class Optimizer:
         ``grads``: a list aligned with the params (flattened across groups in order),
         or a dict with the params' keys. A None entry skips that param, as a param
         without ``.grad`` is skipped in torch. Everything is checked before any array
-        changes; grads are only read.
+        changes; grads are only read. Steps of one optimizer from several threads run
+        one at a time (see the class docstring).
         """
-        fast = self._fast
-        if fast is not None and (fast.key == self._fast_key() or fast.refresh(self)):
-            flat = grads if type(grads) is list else self._flat_dict(grads)
-            if flat is not None:
-                try:
-                    fast.plan.run(flat, fast.scalars())
-                except self._backend.StalePlan:
-                    self._fast = None  # something changed: the general path decides
-                else:
-                    for gs in self._groups:
-                        gs.pending += 1
-                        gs.updates += 1
-                    return
-        self._general_step(grads)
+        with self._lock:  # not the decorator: one call less on the fast path
+            fast = self._fast
+            if fast is not None and (same_key(fast.key, self._fast_key()) or fast.refresh(self)):
+                flat = grads if type(grads) is list else self._flat_dict(grads)
+                if flat is not None:
+                    try:
+                        fast.plan.run(flat, fast.scalars())
+                    except self._backend.StalePlan:
+                        self._fast = None  # something changed: the general path decides
+                    else:
+                        for gs in self._groups:
+                            gs.pending += 1
+                            gs.updates += 1
+                        return
+            self._general_step(grads)
 
     def _fast_key(self):
+        # The plan stores a snapshot of this key (_fast.stored_key) and compares it with
+        # _native.same_key: a list edited in place (betas[0] = 0) or a value replaced by
+        # an equal one of another type (lr = True for 1.0) makes them differ.
         hyper = self._hyper
         return (self._version, [(id(g["params"]), hyper(g)) for g in self.param_groups])
 
@@ -236,6 +253,7 @@ class Optimizer:
         return out
 
     # --------------------------------------------------------------- state_dict
+    @one_at_a_time
     def state_dict(self) -> dict:
         """A copy of the state: {"state": {index: {...}}, "param_groups": [...],
         "group_updates": [...]}, NumPy arrays (device state is copied to the host, so a
@@ -250,6 +268,7 @@ class Optimizer:
         return {"state": state, "param_groups": groups,
                 "group_updates": [gs.updates for gs in self._groups]}
 
+    @one_at_a_time
     def load_state_dict(self, state_dict: dict) -> None:
         """Load a state_dict (copied): checked completely before anything changes."""
         new_groups = G.check_loaded_groups(

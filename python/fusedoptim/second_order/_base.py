@@ -19,6 +19,7 @@ import numpy as np
 from .. import _checks as C
 from .. import _native
 from ..optim import _groups as G
+from ..optim._lock import new_lock, one_at_a_time, without_lock
 from ..clip import all_finite, global_norm
 
 class _State(dict):
@@ -61,6 +62,7 @@ class ClosureOptimizer:
     _single_group = True
 
     def __init__(self, params, defaults: dict):
+        self._lock = new_lock()  # one step at a time: see optim/_lock.py
         self.defaults = dict(defaults)
         self._check_group(self.defaults, lambda k: k)
         self.param_groups: list[dict] = []
@@ -80,6 +82,14 @@ class ClosureOptimizer:
         if not self._params:
             raise ValueError("params: empty parameter list")
 
+    def __getstate__(self):
+        return without_lock(self.__dict__)  # a copy gets its own lock
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = new_lock()
+
+    @one_at_a_time
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of params with its own hyperparameters (missing ones from the defaults)."""
         if not isinstance(param_group, Mapping) or "params" not in param_group:
@@ -187,6 +197,7 @@ class ClosureOptimizer:
                          converged=reason in ("tolerance_grad", "tolerance_change"), **extra)
 
     # --------------------------------------------------------------- state_dict
+    @one_at_a_time
     def state_dict(self) -> dict:
         """A deep copy: {"state": {0: {...}}, "param_groups": [{..., "params": [indices]}]}."""
         indices, start = [], 0
@@ -197,6 +208,7 @@ class ClosureOptimizer:
         return {"state": {k: copy.deepcopy(v) for k, v in dict.items(self.state)},
                 "param_groups": groups}
 
+    @one_at_a_time
     def load_state_dict(self, state_dict: dict) -> None:
         """Load a state_dict (copied), checked completely before anything changes."""
         new_groups = G.check_loaded_groups(

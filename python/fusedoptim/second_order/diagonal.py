@@ -45,6 +45,7 @@ class DiagonalNewton(_base.ClosureOptimizer):
             raise ValueError(f"{label('lr')}: must be finite, got {group['lr']!r}")
         return h
 
+    @_base.one_at_a_time
     def step(self, closure):
         """One per-coordinate Newton step; returns the closure's loss."""
         _base.check_closure(closure)

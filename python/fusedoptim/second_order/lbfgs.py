@@ -83,6 +83,7 @@ class LBFGS(_base.ClosureOptimizer):
             self._check_finite(grads, "grads")
         return loss, grads
 
+    @_base.one_at_a_time
     def step(self, closure):
         """Run up to max_iter L-BFGS iterations; returns the loss at the start of the step."""
         _base.check_closure(closure)

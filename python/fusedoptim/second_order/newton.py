@@ -170,6 +170,7 @@ class Newton(_base.ClosureOptimizer):
         return p, k + 1
 
     # --------------------------------------------------------------------- step
+    @_base.one_at_a_time
     def step(self, closure):
         """Run up to max_iter Newton iterations; returns the loss at the start of the step."""
         _base.check_closure(closure)
