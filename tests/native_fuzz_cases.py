@@ -393,6 +393,9 @@ def _known_bad():
         ("_core.set_isa", "a NUL inside", lambda: _core.set_isa("scalar\0"), ValueError),
         ("_core.set_isa", "None", lambda: _core.set_isa(None), TypeError),
         ("_core.get_isa", "an argument", lambda: _core.get_isa(1), TypeError),
+        ("_core.same_key", "one argument", lambda: _core.same_key(1), TypeError),
+        ("_core.same_key", "an __eq__ that raises",
+         lambda: _core.same_key((_RaisingEq(),), [_RaisingEq()]), ValueError),
         ("_core.get_num_threads", "an argument", lambda: _core.get_num_threads(1), TypeError),
         ("_core.build_info", "an argument", lambda: _core.build_info(1), TypeError),
         ("_core.kernel_specs", "an argument", lambda: _core.kernel_specs(1), TypeError),
@@ -1001,6 +1004,33 @@ def fuzz_set_isa(data):
         ["", "AVX2", "avx1024", "scalar\0", " scalar", "sse", None, 2, 1.5])),), True
 
 
+class _RaisingEq:
+    def __eq__(self, other):
+        raise ValueError("no comparison")
+
+    __hash__ = object.__hash__
+
+
+def _self_containing_list():
+    a = [0.1]
+    a.append(a)
+    return a
+
+
+def fuzz_same_key(data):
+    """Any pair of keys, nested lists and tuples deeper than any hyperparameter and
+    lists that contain themselves included: the answer is a bool, never a crash."""
+    def key(depth=0):
+        kind = data.draw(st.integers(0, 4 if depth < 40 else 1))
+        if kind == 0:
+            return _garbage(data, 2)
+        if kind == 1:
+            return data.draw(st.sampled_from([0.1, 1, True, None, "x", _self_containing_list()]))
+        items = [key(depth + 1) for _ in range(data.draw(st.integers(1, 2)))]
+        return tuple(items) if kind == 2 else items
+    return _core.same_key, (key(), key()), False
+
+
 def _fuzz_no_args(fn):
     def fuzz(data):
         n = data.draw(st.integers(0, 2))
@@ -1048,6 +1078,7 @@ def _fuzzers():
         "_core.get_num_threads": _fuzz_no_args(_core.get_num_threads),
         "_core.build_info": _fuzz_no_args(_core.build_info),
         "_core.kernel_specs": _fuzz_no_args(_core.kernel_specs),
+        "_core.same_key": fuzz_same_key,
     }
     if _emu is not None:
         f.update({
@@ -1079,8 +1110,8 @@ GARBAGE_ENTRIES = [
     "_core.Reduction.__ne__", "_core.Reduction.__int__", "_core.Reduction.__index__",
     "_core.Reduction.__setstate__",
     "_core.StalePlan", "_core.build_info", "_core.check_params", "_core.get_isa",
-    "_core.get_num_threads", "_core.kernel_specs", "_core.reduce", "_core.run", "_core.set_isa",
-    "_core.set_num_threads", "_core.softmax_xent", "_core.validate",
+    "_core.get_num_threads", "_core.kernel_specs", "_core.reduce", "_core.run", "_core.same_key",
+    "_core.set_isa", "_core.set_num_threads", "_core.softmax_xent", "_core.validate",
     "_cuda_emulator.Plan", "_cuda_emulator.Plan.__init__", "_cuda_emulator.Plan.__len__",
     "_cuda_emulator.Plan.run", "_cuda_emulator.Plan._pybind11_conduit_v1_",
     "_cuda_emulator.StalePlan", "_cuda_emulator.check_params", "_cuda_emulator.device_info",

@@ -94,8 +94,8 @@ void apply(const Parsed& p, std::uintptr_t stream) {
 // object could have moved or freed since) and checks the memory of each launch.
 class DevicePlan {
  public:
-  explicit DevicePlan(const py::list& works)
-      : p_(parse_plan(works, kDeviceArrays)), watch_(works) {
+  explicit DevicePlan(const py::list& works) : p_(parse_device(works)), watch_(works) {
+    p_.grads.clear();  // the first step's grads: each run() brings its own
     const std::size_t n = p_.tensors.size();
     last_grads_.resize(n);
     params_.reserve(n);

@@ -30,19 +30,29 @@ void ParamsWatch::check() const {
   }
 }
 
-bool same_key(PyObject* stored, PyObject* live) {
+namespace {
+
+// Deeper than any hyperparameter: past it a key is reported changed (the general
+// path then decides), so a self-containing list cannot recurse without end.
+constexpr int kMaxKeyDepth = 32;
+
+bool same_key_at(PyObject* stored, PyObject* live, int depth) {
   if (stored == live) return true;
   PyTypeObject* t = Py_TYPE(stored);
   if (t == &PyTuple_Type || t == &PyList_Type) {
     // A list the user edits in place is stored as a tuple of its values: a tuple or a
     // list with the same items matches (the optimizers read either alike).
     if (!PyTuple_Check(live) && !PyList_Check(live)) return false;
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(stored);
-    if (PySequence_Fast_GET_SIZE(live) != n) return false;
-    PyObject** a = PySequence_Fast_ITEMS(stored);
-    PyObject** b = PySequence_Fast_ITEMS(live);
+    if (depth >= kMaxKeyDepth) return false;
+    // Tuples of both, holding their items: an item's __eq__ may change a list.
+    py::tuple a = py::reinterpret_steal<py::tuple>(PySequence_Tuple(stored));
+    py::tuple b = py::reinterpret_steal<py::tuple>(PySequence_Tuple(live));
+    if (!a || !b) throw py::error_already_set();
+    const Py_ssize_t n = PyTuple_GET_SIZE(a.ptr());
+    if (PyTuple_GET_SIZE(b.ptr()) != n) return false;
     for (Py_ssize_t i = 0; i < n; ++i)
-      if (!same_key(a[i], b[i])) return false;
+      if (!same_key_at(PyTuple_GET_ITEM(a.ptr(), i), PyTuple_GET_ITEM(b.ptr(), i), depth + 1))
+        return false;
     return true;
   }
   if (t == &PyFloat_Type || t == &PyLong_Type || t == &PyBool_Type || t == &PyUnicode_Type ||
@@ -53,6 +63,10 @@ bool same_key(PyObject* stored, PyObject* live) {
   if (eq < 0) throw py::error_already_set();
   return eq == 1;
 }
+
+}  // namespace
+
+bool same_key(PyObject* stored, PyObject* live) { return same_key_at(stored, live, 0); }
 
 void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars) {
   if (!PyList_Check(scalars) || static_cast<std::size_t>(PyList_GET_SIZE(scalars)) != n_works)
