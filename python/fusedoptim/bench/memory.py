@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 
 
-def _meminfo_kb(field: str) -> int | None:
+def _field_kb(path: str, field: str) -> int | None:
+    """The number of kB on the line "field: N kB" of a /proc file, or None."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
             for line in f:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
@@ -23,7 +24,7 @@ def _meminfo_kb(field: str) -> int | None:
 def available_bytes() -> int | None:
     """Memory that new allocations can take without swapping: Linux's MemAvailable
     (free memory plus the caches it can drop), else the free physical pages."""
-    kb = _meminfo_kb("MemAvailable")
+    kb = _field_kb("/proc/meminfo", "MemAvailable")
     if kb is not None:
         return kb * 1024
     try:
@@ -32,24 +33,13 @@ def available_bytes() -> int | None:
         return None
 
 
-def _status_kb(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def rss_bytes() -> int | None:
-    kb = _status_kb("VmRSS")
+    kb = _field_kb("/proc/self/status", "VmRSS")
     return None if kb is None else kb * 1024
 
 
 def peak_rss_bytes() -> int | None:
-    kb = _status_kb("VmHWM")
+    kb = _field_kb("/proc/self/status", "VmHWM")
     return None if kb is None else kb * 1024
 
 
