@@ -3,7 +3,7 @@ fusedoptim._core and fusedoptim._cuda_emulator raises a Python exception, and ne
 crashes the process, on wrong types, dtypes, shapes, strides, ranges and list
 lengths.
 
-The calls (tests/native_fuzz_cases.py) run in a child interpreter that prints each
+The calls (tests/native_fuzz_known.py, tests/native_fuzz_gen.py) run in a child interpreter that prints each
 call before making it: a crash or a hang fails the case with the offending call and
 the child's traceback, and the child is restarted after it. The hypothesis fuzzers
 are derandomized (the same examples on every run; FUSEDOPTIM_FUZZ_EXAMPLES sets how
@@ -19,17 +19,19 @@ import sys
 import pytest
 
 import fusedoptim
-import native_fuzz_cases as cases
+from native_fuzz_common import entry_points
+from native_fuzz_gen import FUZZERS, fuzzed_entries
+from native_fuzz_known import KNOWN_BAD, known_bad_entries
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CHILD = os.path.join(HERE, "native_fuzz_cases.py")
+CHILD = os.path.join(HERE, "native_fuzz_child.py")
 CHILD_TIMEOUT_S = 600
 
 
-def _run_child(mode: str, n: int, script: str = CHILD) -> dict[int, dict]:
+def _run_child(mode: str, n: int, script: str = CHILD, env=None) -> dict[int, dict]:
     """Runs cases [0, n) of `mode` in child processes; one status per case. A child that
     dies is restarted after the case it died in, which is reported as a crash."""
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     root = os.path.dirname(os.path.dirname(fusedoptim.__file__))
     env["PYTHONPATH"] = os.pathsep.join([root, HERE, env.get("PYTHONPATH", "")])
     results: dict[int, dict] = {}
@@ -59,26 +61,26 @@ def _run_child(mode: str, n: int, script: str = CHILD) -> dict[int, dict]:
 
 @pytest.fixture(scope="module")
 def known_results():
-    return _run_child("known", len(cases.KNOWN_BAD))
+    return _run_child("known", len(KNOWN_BAD))
 
 
 @pytest.fixture(scope="module")
 def fuzz_results():
-    return _run_child("fuzz", len(cases.FUZZERS))
+    return _run_child("fuzz", len(FUZZERS))
 
 
-@pytest.mark.parametrize("index", range(len(cases.KNOWN_BAD)),
-                         ids=[f"{c[0]}: {c[1]}" for c in cases.KNOWN_BAD])
+@pytest.mark.parametrize("index", range(len(KNOWN_BAD)),
+                         ids=[f"{c[0]}: {c[1]}" for c in KNOWN_BAD])
 def test_known_bad_call_raises(known_results, index):
-    entry, what, _, expected = cases.KNOWN_BAD[index]
+    entry, what, _, expected = KNOWN_BAD[index]
     status = known_results.get(index, {"ok": False, "why": "never ran"})
     names = expected.__name__ if isinstance(expected, type) else [e.__name__ for e in expected]
     assert status["ok"], f"{entry} ({what}): expected {names}, got {status['why']}"
 
 
-@pytest.mark.parametrize("index", range(len(cases.FUZZERS)), ids=list(cases.FUZZERS))
+@pytest.mark.parametrize("index", range(len(FUZZERS)), ids=list(FUZZERS))
 def test_fuzz_entry_point(fuzz_results, index):
-    name = list(cases.FUZZERS)[index]
+    name = list(FUZZERS)[index]
     status = fuzz_results.get(index, {"ok": False, "why": "never ran"})
     assert status["ok"], f"{name}: {status['why']}"
 
@@ -86,10 +88,10 @@ def test_fuzz_entry_point(fuzz_results, index):
 def test_every_entry_point_is_fuzzed():
     """A new function, class or method of a compiled module fails here until it has
     known-bad calls and a fuzzer."""
-    entries = set(cases.entry_points())
+    entries = set(entry_points())
     assert "_core.softmax_xent" in entries and "_core.Plan.run" in entries
-    no_fuzzer = sorted(entries - cases.fuzzed_entries())
-    no_known_bad = sorted(entries - cases.known_bad_entries())
+    no_fuzzer = sorted(entries - fuzzed_entries())
+    no_known_bad = sorted(entries - known_bad_entries())
     assert not no_fuzzer, f"entry points without a fuzzer: {no_fuzzer}"
     assert not no_known_bad, f"entry points without known-bad calls: {no_known_bad}"
 
@@ -105,7 +107,10 @@ def test_the_harness_reports_a_crash_and_goes_on(tmp_path):
         "    print(f'@@START {i}'); print(f'@@CALL case {i}', flush=True)\n"
         "    if i == 1: ctypes.string_at(8)\n"
         "    print(f'@@DONE {i} {{\"ok\": true, \"why\": \"\"}}', flush=True)\n")
-    results = _run_child("known", 3, script=str(script))
+    # Without the sanitizer's runtime (tools/sanitize.sh), which would report this
+    # deliberate crash as a finding.
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    results = _run_child("known", 3, script=str(script), env=env)
     assert results[0]["ok"] and results[2]["ok"]
     assert not results[1]["ok"]
     assert "during case 1" in results[1]["why"] and "Fatal Python error" in results[1]["why"]
