@@ -132,7 +132,8 @@ class Plan {
       const auto* ga = array_proxy(g);
       const auto* pa = array_proxy(ref.param);
       if (ga->descr != pa->descr || ga->nd != pa->nd || (ga->flags & kLayout) != kLayout ||
-          std::memcmp(ga->dimensions, pa->dimensions, sizeof(Py_intptr_t) * pa->nd) != 0)
+          (pa->nd > 0 &&  // 0-d: no dimensions (null), and memcmp on null is undefined
+           std::memcmp(ga->dimensions, pa->dimensions, sizeof(Py_intptr_t) * pa->nd) != 0))
         throw StalePlan();
       const TensorSlot& slot = p_.launches[ref.launch].tensors[ref.slot];
       const auto lo = reinterpret_cast<std::uintptr_t>(ga->data);

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The sanitizer run: builds fusedoptim with AddressSanitizer and UndefinedBehaviorSanitizer
+# (CMake option FUSEDOPTIM_SANITIZE: -fsanitize=address,undefined, every report fatal)
+# into build/sanitize, then runs the test suite on that build with the ASan
+# runtime preloaded into Python. Fails on a test failure and on any sanitizer report,
+# including reports from child processes (the fuzz tests run their calls in children).
+#
+#   bash tools/sanitize.sh                 # the test suite
+#   bash tools/sanitize.sh tests/test_x.py # any pytest arguments instead
+#   bash tools/sanitize.sh --no-build ...  # again on the last build (build/sanitize/site)
+#
+# Needs GCC (or Clang) with the sanitizer runtimes and an environment with the test
+# extras (pip install ".[test]"); the build itself is a pip wheel, so pip fetches the
+# build requirements as for a normal install. The installed fusedoptim is not touched:
+# the tests import the sanitized build from build/sanitize/site.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=$root/build/sanitize
+start=$(date +%s)
+
+build=1
+if [ "${1:-}" = "--no-build" ]; then
+  build=0
+  shift
+fi
+
+# ---- build (a full one: pip's isolated build environment moves pybind11 every time)
+rm -rf "$out/reports"
+if [ "$build" = 1 ]; then
+  rm -rf "$out/wheel" "$out/site"
+  python -m pip wheel --no-deps --quiet --wheel-dir "$out/wheel" . \
+    -Cbuild-dir="$out/cmake" -Ccmake.build-type=RelWithDebInfo \
+    -Ccmake.define.FUSEDOPTIM_SANITIZE=ON
+  python - "$out" <<'PY'
+import glob, sys, zipfile
+out = sys.argv[1]
+(wheel,) = glob.glob(f"{out}/wheel/fusedoptim-*.whl")
+zipfile.ZipFile(wheel).extractall(f"{out}/site")
+PY
+fi
+built=$(date +%s)
+echo "sanitize.sh: built in $((built - start)) s"
+
+# ---- run
+# The whole suite but test_cuda_build.py, which builds another extension with nvcc and
+# runs none of this build's code.
+if [ "$#" -eq 0 ]; then
+  set -- tests --ignore=tests/test_cuda_build.py
+fi
+mkdir -p "$out/reports"
+# The ASan runtime must be the first library loaded: Python itself is not instrumented.
+# libstdc++ is preloaded too: ASan finds the C++ runtime's __cxa_throw when it starts,
+# and Python does not link libstdc++ (without it, the first C++ exception aborts).
+# The UBSan runtime is a dependency of the modules and loads with them.
+export LD_PRELOAD="$(${CXX:-g++} -print-file-name=libasan.so) $(${CXX:-g++} -print-file-name=libstdc++.so)"
+# detect_leaks=0: CPython does not free everything at exit (interned objects, module
+# state, arenas), by design; LeakSanitizer would report those, not fusedoptim's.
+# detect_odr_violation=0: _core and _cuda_emulator each link their own copy of the
+# shared checks (hidden symbols, distinct objects), which ASan's ODR check reports.
+# Every report stops the process (halt_on_error; -fno-sanitize-recover=all in the build),
+# which fails the run, or the test whose child process it was. ASan's reports also go to
+# files (log_path), checked at the end, in case a test expects a child to fail; UBSan's,
+# handled by the ASan runtime, go to stderr only.
+export ASAN_OPTIONS="detect_leaks=0:detect_odr_violation=0:halt_on_error=1:abort_on_error=1:log_path=$out/reports/asan"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+# Python objects from the system allocator, so that ASan sees them too.
+export PYTHONMALLOC=malloc
+# torch is blocked (tools/sanitize_blocked/torch): its libraries are not built for the
+# preloaded ASan runtime; tests that need it skip.
+export PYTHONPATH="$out/site:$root/tools/sanitize_blocked${PYTHONPATH:+:$PYTHONPATH}"
+python -c "
+import fusedoptim, sys
+assert fusedoptim.__file__.startswith('$out/site'), fusedoptim.__file__
+print('sanitize.sh: testing', fusedoptim.__file__, fusedoptim.build_info()['isa'])"
+status=0
+# --capture=sys: pytest captures what Python prints, not file descriptor 2, so a report
+# that stops the process still reaches the terminal (with fd capture it would be lost).
+python -m pytest -p no:cacheprovider --capture=sys -q "$@" || status=$?
+end=$(date +%s)
+if compgen -G "$out/reports/*" >/dev/null; then
+  echo "sanitize.sh: sanitizer reports:" >&2
+  cat "$out"/reports/* >&2
+  status=1
+fi
+echo "sanitize.sh: tests in $((end - built)) s, $((end - start)) s in all (exit status $status)"
+exit "$status"
