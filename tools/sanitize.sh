@@ -9,7 +9,7 @@
 #   bash tools/sanitize.sh tests/test_x.py # any pytest arguments instead
 #   bash tools/sanitize.sh --no-build ...  # again on the last build (build/sanitize/site)
 #
-# Needs GCC (or Clang) with the sanitizer runtimes and an environment with the test
+# Needs GCC with its sanitizer runtimes (libasan, libubsan) and an environment with the test
 # extras (pip install ".[test]"); the build itself is a pip wheel, so pip fetches the
 # build requirements as for a normal install. The installed fusedoptim is not touched:
 # the tests import the sanitized build from build/sanitize/site.
