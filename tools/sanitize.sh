@@ -43,10 +43,20 @@ built=$(date +%s)
 echo "sanitize.sh: built in $((built - start)) s"
 
 # ---- run
-# The whole suite but test_cuda_build.py, which builds another extension with nvcc and
-# runs none of this build's code.
+# Every test file that runs this build's native code in the test process or its
+# children. Left out: the tests that build other things or run under an emulator
+# (test_cuda_build, test_wheel, test_cross_build, test_portable: compilers and qemu,
+# not this build), and the slow whole-program ones whose subject is Python code
+# (bench, demo, CLI, schedules, data, the kill-and-reload loop), which would take
+# CI's time without reaching more native code.
 if [ "$#" -eq 0 ]; then
-  set -- tests --ignore=tests/test_cuda_build.py
+  set -- tests/test_native_fuzz.py tests/test_bad_input.py tests/test_device_bad_input.py \
+    tests/test_native_vs_reference.py tests/test_plan.py tests/test_threads.py \
+    tests/test_many_groups.py tests/test_losses.py tests/test_vector.py tests/test_clip.py \
+    tests/test_device.py tests/test_device_packing.py tests/test_device_clip.py \
+    tests/test_state_dict.py tests/test_api.py tests/test_functional_validation.py \
+    tests/test_nonfinite_hyperparameters.py tests/test_second_order.py \
+    tests/test_properties.py tests/test_callable_lr.py tests/test_checkpoint.py
 fi
 mkdir -p "$out/reports"
 # The ASan runtime must be the first library loaded: Python itself is not instrumented.
