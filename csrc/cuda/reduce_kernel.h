@@ -7,6 +7,7 @@
 #pragma once
 #include "cuda/launch_meta.h"
 #include "optimizers/kernel_common.h"
+#include "optimizers/kernel_spec.h"
 
 namespace fusedoptim {
 namespace FO_ISA {

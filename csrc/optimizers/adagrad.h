@@ -3,44 +3,47 @@
 //   sum <- sum + g * g
 //   p <- p - clr * g / (sqrt(sum) + eps)
 #pragma once
+#include "optimizers/spec.h"
+
+namespace fusedoptim {
+namespace adagrad {
+constexpr FamilySpec kSpec = make_spec("adagrad", {inout("params"), in("grads"), inout("state_sums")},
+                                       {"clr", "weight_decay", "eps"}, {"maximize", "weight_decay"});
+constexpr int CLR = kSpec.scalar("clr"), WEIGHT_DECAY = kSpec.scalar("weight_decay"),
+              EPS = kSpec.scalar("eps");
+}  // namespace adagrad
+}  // namespace fusedoptim
+
+#ifdef FO_ISA
 #include "optimizers/kernel_common.h"
 
 namespace fusedoptim {
 namespace FO_ISA {
 
 // Operands: p, g, sum.
-template <typename T, bool MAXIMIZE, bool WD>
+template <typename T, std::uint32_t F>
 struct AdagradRule {
+  static constexpr const FamilySpec* kSpec = &adagrad::kSpec;
   static constexpr int kOperands = 3;
   static constexpr unsigned kRead = 0x7u;
   static constexpr unsigned kWrite = 0x5u;
-  T neg_clr, wd, eps;
+  GradPrelude<T, has(F, kSpec->flag("maximize")), has(F, kSpec->flag("weight_decay"))> prelude;
+  T neg_clr, eps;
 
   explicit AdagradRule(const Hyper& h)
-      : neg_clr(static_cast<T>(-h.s[adagrad::CLR])),
-        wd(static_cast<T>(h.s[adagrad::WEIGHT_DECAY])),
+      : prelude(0.0, h.s[adagrad::WEIGHT_DECAY]),
+        neg_clr(static_cast<T>(-h.s[adagrad::CLR])),
         eps(static_cast<T>(h.s[adagrad::EPS])) {}
 
   FO_HD void operator()(T* x) const {
-    T g = MAXIMIZE ? -x[1] : x[1];
-    const T p = x[0];
-    if (WD) g = g + wd * p;
+    T p = x[0];
+    const T g = prelude(x[1], p);
     const T s = x[2] + g * g;
     x[2] = s;
     x[0] = p + neg_clr * g / (fo_sqrt(s) + eps);
   }
 };
 
-struct AdagradFamily {
-  template <typename T, typename F>
-  static void with_rule(std::uint32_t f, F&& fn) {
-    dispatch_bools(
-        [&](auto mx, auto wd) {
-          fn(RuleTag<AdagradRule<T, decltype(mx)::value, decltype(wd)::value>>{});
-        },
-        bool(f & adagrad::MAXIMIZE), bool(f & adagrad::WD));
-  }
-};
-
 }  // namespace FO_ISA
 }  // namespace fusedoptim
+#endif  // FO_ISA

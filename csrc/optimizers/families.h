@@ -1,29 +1,31 @@
-// Every elementwise family (enum Family in kernel_spec.h) and its rule set, in one
-// list: the CPU kernel tables and the CUDA launcher are both made from it.
+// Every elementwise family of the kernel list (optimizers/family_list.h) with its rule
+// set, by enum id: the CPU kernel tables and the CUDA launcher are both made from it.
 #pragma once
-#include <tuple>
 #include <utility>
 
-#include "optimizers/adagrad.h"
-#include "optimizers/adam.h"
-#include "optimizers/rmsprop.h"
-#include "optimizers/rprop.h"
-#include "optimizers/sgd.h"
-#include "optimizers/traffic.h"
-#include "optimizers/vector_rules.h"
+#include "optimizers/kernel_common.h"
+#include "optimizers/kernel_spec.h"
 
 namespace fusedoptim {
 namespace FO_ISA {
 
-// In the order of enum Family.
-using Families = std::tuple<SgdFamily, AdagradFamily, RmspropFamily, AdamFamily, RpropFamily,
-                            TrafficFamily, FixedFamily<TriadRule>, FixedFamily<ScaleRule>,
-                            FixedFamily<ClampRule>, FixedFamily<AxpyRule>, FixedFamily<CopyRule>,
-                            FixedFamily<DiagNewtonRule>>;
-static_assert(std::tuple_size<Families>::value == kNumFamilies, "one family per enum Family entry");
+template <int I>
+struct FamilyTypeAt;
+
+// Each row: its id's family is RuleFamily<spec, rule>, and the rule names that spec
+// (checked for every flag word by RuleFamily, and here for the unflagged instance).
+#define FO_FAMILY_AT(ns, Rule)                                                  \
+  template <>                                                                   \
+  struct FamilyTypeAt<kFamily_##ns> {                                           \
+    using type = RuleFamily<&ns::kSpec, Rule>;                                  \
+    static_assert(Rule<float, 0>::kSpec == &ns::kSpec,                          \
+                  "kernel list row " #ns ": the rule " #Rule " is another family's"); \
+  };
+FO_FAMILIES(FO_FAMILY_AT)
+#undef FO_FAMILY_AT
 
 template <int I>
-using FamilyAt = std::tuple_element_t<I, Families>;
+using FamilyAt = typename FamilyTypeAt<I>::type;
 
 namespace detail {
 template <typename F, std::size_t... I>

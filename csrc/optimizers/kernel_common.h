@@ -4,20 +4,25 @@
 // define their own, and the code lands in namespace fusedoptim::FO_ISA, so the
 // per-target copies never collide at link time.
 //
-// An update rule is a small struct, written once for CPU and GPU:
+// An update rule is a small struct template Rule<T, F>, written once for CPU and GPU,
+// for element type T and flag word F (the family's flag bits, fixed at compile time):
+//   kSpec                         its family's spec (optimizers/spec.h)
 //   Rule(const Hyper&)            turns the per-step scalars into the element type
 //   void operator()(T* x) const   updates one element; x[k] is operand k's value
 //   kOperands, kRead, kWrite      operand count and which operands (bit k) are
 //                                 loaded before and stored after the call
-// rule_loop below runs a rule over a run of elements on the CPU; csrc/cuda/ runs the
-// same rules in a multi-tensor CUDA kernel.
+// RuleFamily makes the rule for each flag word, checked against the spec; rule_loop
+// runs a rule over a run of elements on the CPU; csrc/cuda/ runs the same rules in a
+// multi-tensor CUDA kernel.
 #pragma once
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
-#include "optimizers/kernel_spec.h"
+#include <utility>
+
+#include "optimizers/spec.h"
 
 #ifndef FO_ISA
 #error "kernel headers are compiled only from files that define FO_ISA (csrc/isa/, csrc/cuda/)"
@@ -33,25 +38,35 @@
 namespace fusedoptim {
 namespace FO_ISA {
 
-// Calls f(std::integral_constant<bool, b0>{}, ...) so that run-time flags become
-// compile-time template arguments: the inner loops carry no branches on options.
 // The rule type a flag dispatch selected, passed as a value to generic lambdas.
 template <class Rule>
 struct RuleTag {
   using type = Rule;
 };
 
-template <typename F>
-inline void dispatch_bools(F&& f) {
-  f();
-}
-template <typename F, typename... Rest>
-inline void dispatch_bools(F&& f, bool b, Rest... rest) {
-  if (b)
-    dispatch_bools([&](auto... xs) { f(std::true_type{}, xs...); }, rest...);
-  else
-    dispatch_bools([&](auto... xs) { f(std::false_type{}, xs...); }, rest...);
-}
+// Whether flag word F has the bit b: rules turn their flags into compile-time bools.
+constexpr bool has(std::uint32_t F, std::uint32_t b) { return (F & b) != 0; }
+
+// What every first-order rule does first, once for all of them:
+//   g <- maximize ? -g : g
+//   weight decay (WD): decoupled p <- p * (1 - lr * wd) (AdamW), else L2 g <- g + wd * p
+template <typename T, bool MAXIMIZE, bool WD, bool DECOUPLED = false>
+struct GradPrelude {
+  T wd, decay;
+  GradPrelude(double lr, double weight_decay)
+      : wd(static_cast<T>(weight_decay)), decay(static_cast<T>(1.0 - lr * weight_decay)) {}
+  // The gradient to use; decays p in place when decoupled.
+  FO_HD T operator()(T g, T& p) const {
+    g = MAXIMIZE ? -g : g;
+    if (WD) {
+      if (DECOUPLED)
+        p = p * decay;
+      else
+        g = g + wd * p;
+    }
+    return g;
+  }
+};
 
 // torch.lerp's two-sided formula: start + w*(end-start) for |w| < 0.5, else
 // end - (end-start)*(1-w). `low` is |w| < 0.5, decided once per chunk.
@@ -148,17 +163,39 @@ void rule_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
   }
 }
 
-// The family of a rule without flags.
-template <template <typename> class Rule>
-struct FixedFamily {
-  template <typename T, typename F>
-  static void with_rule(std::uint32_t, F&& fn) {
-    fn(RuleTag<Rule<T>>{});
+// A rule checked against its family's spec: same operand count, writes only operands
+// the spec marks written, reads only operands that exist.
+template <class Rule, const FamilySpec* S>
+constexpr bool rule_fits_spec() {
+  static_assert(Rule::kSpec == S, "the kernel list pairs a family with another family's rule");
+  static_assert(Rule::kOperands == S->n_operands, "rule and spec disagree on the operand count");
+  static_assert((Rule::kWrite & ~S->written_mask()) == 0,
+                "the rule writes an operand its spec does not mark written");
+  static_assert((Rule::kRead >> S->n_operands) == 0, "the rule reads an operand beyond its spec");
+  return true;
+}
+
+// The family of a rule: Rule<T, F> for each of the 2^n_flags flag words F of spec S.
+// with_rule<T>(flags, f) calls f(RuleTag<Rule<T, flags>>{}).
+template <const FamilySpec* S, template <typename, std::uint32_t> class Rule>
+struct RuleFamily {
+  static constexpr const FamilySpec* kSpec = S;
+
+  template <typename T, typename Fn>
+  static void with_rule(std::uint32_t flags, Fn&& fn) {
+    with_flags<T>(flags, fn, std::make_integer_sequence<std::uint32_t, (1u << S->n_flags)>{});
+  }
+
+ private:
+  template <typename T, typename Fn, std::uint32_t... F>
+  static void with_flags(std::uint32_t flags, Fn& fn, std::integer_sequence<std::uint32_t, F...>) {
+    // Flags beyond the spec's bits never reach a kernel (work_parse.cpp checks them).
+    static_assert((rule_fits_spec<Rule<T, F>, S>() && ...), "");
+    (void)((flags == F ? (fn(RuleTag<Rule<T, F>>{}), true) : false) || ...);
   }
 };
 
 // The CPU chunk kernel of a family: its flags pick the rule, rule_loop runs it.
-// Family::with_rule<T>(flags, f) calls f(RuleTag<Rule>{}) for the rule of those flags.
 template <class Family, typename T>
 void family_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
   Family::template with_rule<T>(h.flags, [&](auto tag) {

@@ -4,21 +4,41 @@
 //   centered: m <- lerp(m, g, 1 - alpha);  avg <- sqrt(v - m^2) + eps,  else avg <- sqrt(v) + eps
 //   momentum > 0: b <- momentum * b + g / avg;  p <- p - lr * b,  else p <- p - lr * g / avg
 #pragma once
+#include "optimizers/spec.h"
+
+namespace fusedoptim {
+namespace rmsprop {
+constexpr FamilySpec kSpec = make_spec(
+    "rmsprop",
+    {inout("params"), in("grads"), inout("square_avgs"), inout("momentum_buffers", "momentum"),
+     inout("grad_avgs", "centered")},
+    {"lr", "alpha", "eps", "weight_decay", "momentum"},
+    {"maximize", "weight_decay", "momentum", "centered"});
+constexpr int LR = kSpec.scalar("lr"), ALPHA = kSpec.scalar("alpha"), EPS = kSpec.scalar("eps"),
+              WEIGHT_DECAY = kSpec.scalar("weight_decay"), MOMENTUM = kSpec.scalar("momentum");
+}  // namespace rmsprop
+}  // namespace fusedoptim
+
+#ifdef FO_ISA
 #include "optimizers/kernel_common.h"
 
 namespace fusedoptim {
 namespace FO_ISA {
 
 // Operands: p, g, square_avg, momentum buffer (with momentum), grad_avg (centered).
-template <typename T, bool MAXIMIZE, bool WD, bool MOM, bool CENTERED>
+template <typename T, std::uint32_t F>
 struct RmspropRule {
+  static constexpr const FamilySpec* kSpec = &rmsprop::kSpec;
+  static constexpr bool MOM = has(F, kSpec->flag("momentum"));
+  static constexpr bool CENTERED = has(F, kSpec->flag("centered"));
   static constexpr int kOperands = 5;
   static constexpr unsigned kRead = 0x7u | (MOM ? 0x8u : 0u) | (CENTERED ? 0x10u : 0u);
   static constexpr unsigned kWrite = kRead & ~0x2u;
-  T neg_lr, alpha, one_minus_alpha, lerp_omw, eps, wd, momentum;
+  GradPrelude<T, has(F, kSpec->flag("maximize")), has(F, kSpec->flag("weight_decay"))> prelude;
+  T neg_lr, alpha, one_minus_alpha, lerp_omw, eps, momentum;
   bool lerp_low;
 
-  explicit RmspropRule(const Hyper& h) {
+  explicit RmspropRule(const Hyper& h) : prelude(0.0, h.s[rmsprop::WEIGHT_DECAY]) {
     const double w = 1.0 - h.s[rmsprop::ALPHA];
     neg_lr = static_cast<T>(-h.s[rmsprop::LR]);
     alpha = static_cast<T>(h.s[rmsprop::ALPHA]);
@@ -26,14 +46,12 @@ struct RmspropRule {
     lerp_omw = static_cast<T>(1.0 - w);
     lerp_low = std::fabs(w) < 0.5;
     eps = static_cast<T>(h.s[rmsprop::EPS]);
-    wd = static_cast<T>(h.s[rmsprop::WEIGHT_DECAY]);
     momentum = static_cast<T>(h.s[rmsprop::MOMENTUM]);
   }
 
   FO_HD void operator()(T* x) const {
-    T g = MAXIMIZE ? -x[1] : x[1];
-    const T p = x[0];
-    if (WD) g = g + wd * p;
+    T p = x[0];
+    const T g = prelude(x[1], p);
     const T v = x[2] * alpha + one_minus_alpha * g * g;
     x[2] = v;
     T avg;
@@ -54,18 +72,6 @@ struct RmspropRule {
   }
 };
 
-struct RmspropFamily {
-  template <typename T, typename F>
-  static void with_rule(std::uint32_t f, F&& fn) {
-    dispatch_bools(
-        [&](auto mx, auto wd, auto mom, auto cen) {
-          fn(RuleTag<RmspropRule<T, decltype(mx)::value, decltype(wd)::value,
-                                 decltype(mom)::value, decltype(cen)::value>>{});
-        },
-        bool(f & rmsprop::MAXIMIZE), bool(f & rmsprop::WD), bool(f & rmsprop::USE_MOMENTUM),
-        bool(f & rmsprop::CENTERED));
-  }
-};
-
 }  // namespace FO_ISA
 }  // namespace fusedoptim
+#endif  // FO_ISA

@@ -6,14 +6,36 @@
 //            with nothing of its arithmetic.
 //   triad:   a = b + s * c, the classic streaming bandwidth kernel.
 #pragma once
+#include "optimizers/spec.h"
+
+namespace fusedoptim {
+namespace traffic {
+constexpr FamilySpec kSpec = make_spec(
+    "traffic",
+    {inout("params"), in("grads"), inout("state1", "state1"), inout("state2", "state2"),
+     inout("state3", "state3")},
+    {"scale"}, {"state1", "state2", "state3"});
+constexpr int SCALE = kSpec.scalar("scale");
+}  // namespace traffic
+namespace triad {
+constexpr FamilySpec kSpec = make_spec("triad", {inout("a"), in("b"), in("c")}, {"scale"}, {});
+constexpr int SCALE = kSpec.scalar("scale");
+}  // namespace triad
+}  // namespace fusedoptim
+
+#ifdef FO_ISA
 #include "optimizers/kernel_common.h"
 
 namespace fusedoptim {
 namespace FO_ISA {
 
 // Operands: p, g, state1..3.
-template <typename T, bool S1, bool S2, bool S3>
+template <typename T, std::uint32_t F>
 struct TrafficRule {
+  static constexpr const FamilySpec* kSpec = &traffic::kSpec;
+  static constexpr bool S1 = has(F, kSpec->flag("state1"));
+  static constexpr bool S2 = has(F, kSpec->flag("state2"));
+  static constexpr bool S3 = has(F, kSpec->flag("state3"));
   static constexpr int kOperands = 5;
   static constexpr unsigned kRead = 0x3u | (S1 ? 0x4u : 0u) | (S2 ? 0x8u : 0u) | (S3 ? 0x10u : 0u);
   static constexpr unsigned kWrite = kRead & ~0x2u;
@@ -28,21 +50,10 @@ struct TrafficRule {
   }
 };
 
-struct TrafficFamily {
-  template <typename T, typename F>
-  static void with_rule(std::uint32_t f, F&& fn) {
-    dispatch_bools(
-        [&](auto s1, auto s2, auto s3) {
-          fn(RuleTag<TrafficRule<T, decltype(s1)::value, decltype(s2)::value,
-                                 decltype(s3)::value>>{});
-        },
-        bool(f & traffic::STATE1), bool(f & traffic::STATE2), bool(f & traffic::STATE3));
-  }
-};
-
 // Operands: a (written), b, c.
-template <typename T>
+template <typename T, std::uint32_t>
 struct TriadRule {
+  static constexpr const FamilySpec* kSpec = &triad::kSpec;
   static constexpr int kOperands = 3;
   static constexpr unsigned kRead = 0x6u;
   static constexpr unsigned kWrite = 0x1u;
@@ -53,3 +64,4 @@ struct TriadRule {
 
 }  // namespace FO_ISA
 }  // namespace fusedoptim
+#endif  // FO_ISA

@@ -4,6 +4,7 @@
 // the same partial on every run and thread count.
 #pragma once
 #include "optimizers/kernel_common.h"
+#include "optimizers/kernel_spec.h"
 
 namespace fusedoptim {
 namespace FO_ISA {

@@ -1,0 +1,30 @@
+// The kernel list: every elementwise family, once. The enum Family, the spec table
+// the Python layer reads (kernel_spec.cpp), the CPU kernel tables (isa/kernel_table.inc)
+// and the CUDA launcher (cuda/mta_kernel.h) are all made from FO_FAMILIES, so they
+// cannot disagree on the order. A row is X(spec namespace, rule template); the rule
+// names its spec, and families.h checks at compile time that the row pairs them right.
+//
+// Adding an elementwise optimizer: its header (spec + rule) included here, and one row.
+#pragma once
+#include "optimizers/adagrad.h"
+#include "optimizers/adam.h"
+#include "optimizers/rmsprop.h"
+#include "optimizers/rprop.h"
+#include "optimizers/sgd.h"
+#include "optimizers/traffic.h"
+#include "optimizers/vector_rules.h"
+
+// The ids are the row numbers: existing rows keep their place (saved plans, tests).
+#define FO_FAMILIES(X)        \
+  X(sgd, SgdRule)             \
+  X(adagrad, AdagradRule)     \
+  X(rmsprop, RmspropRule)     \
+  X(adam, AdamRule)           \
+  X(rprop, RpropRule)         \
+  X(traffic, TrafficRule)     \
+  X(triad, TriadRule)         \
+  X(scale, ScaleRule)         \
+  X(clamp, ClampRule)         \
+  X(axpy, AxpyRule)           \
+  X(copy, CopyRule)           \
+  X(diag_newton, DiagNewtonRule)

@@ -1,0 +1,23 @@
+"""Stateless optimizer updates over lists of NumPy arrays (or CUDA device arrays), run by the
+fused native kernels.
+
+Each function updates ``params`` and the state lists in place in one native call
+(one pass over memory, OpenMP threads, SIMD) and only reads ``grads``. The
+formulas are torch.optim's; each docstring states its own. For users who keep
+their own state; the optimizer classes call the ``*_work`` builders, so every
+group of a step goes to the native layer in one call and is checked completely
+before anything changes.
+
+One module per optimizer family (``_adam.py`` ...): its per-step scalars, its work
+builder and its entry point. What they share is in ``_kernel.py``.
+"""
+from __future__ import annotations
+
+from ._adagrad import adagrad, adagrad_scalars, adagrad_work
+from ._adam import adam, adam_scalars, adam_work, adamw
+from ._kernel import SCALARS
+from ._rmsprop import rmsprop, rmsprop_scalars, rmsprop_work
+from ._rprop import rprop, rprop_scalars, rprop_work
+from ._sgd import sgd, sgd_missing_buffers, sgd_scalars, sgd_work
+
+__all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop"]

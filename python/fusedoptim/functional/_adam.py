@@ -1,0 +1,72 @@
+"""Adam, AdamW and AMSGrad (torch.optim.Adam / AdamW)."""
+from __future__ import annotations
+
+import math
+
+from .. import _checks as C
+from ._kernel import ID, flags, kernel_scalars, run, scalar_packer
+
+_pack = scalar_packer("adam")
+
+
+def finite_step_size(lr: float, bias_correction1: float, step: int) -> float:
+    """lr / (1 - beta1**step), refused when not finite (a finite lr near the float max)."""
+    step_size = lr / bias_correction1
+    if not math.isfinite(step_size):
+        raise ValueError(f"lr: lr / (1 - beta1**{step}) = {lr} / {bias_correction1} is not "
+                         "finite")
+    return step_size
+
+
+@kernel_scalars("adam", by_step=True)
+def adam_scalars(step, lr, beta1, beta2, eps, weight_decay, **_):
+    return _pack(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                 step_size=finite_step_size(lr, 1 - beta1 ** step, step),
+                 bias_correction2_sqrt=(1 - beta2 ** step) ** 0.5)
+
+
+def adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
+              beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+              decoupled_weight_decay=False, names=None):
+    lr = C.nonneg("lr", lr)
+    beta1 = C.in_unit_interval("beta1", beta1)
+    beta2 = C.in_unit_interval("beta2", beta2)
+    eps = C.nonneg("eps", eps)
+    weight_decay = C.nonneg("weight_decay", weight_decay)
+    step = C.step_count("step", step)
+    f = flags("adam", maximize=maximize, weight_decay=weight_decay != 0,
+                   decoupled=decoupled_weight_decay, amsgrad=amsgrad)
+    return (ID["adam"], f,
+            adam_scalars(step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay),
+            (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None), names)
+
+
+def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
+         beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+         decoupled_weight_decay=False):
+    r"""Adam (bias-corrected), as torch.optim.Adam; AdamW with ``decoupled_weight_decay``.
+    ``step`` is the number of this update, t = 1 for the first.
+
+    .. math::
+        g &\leftarrow \pm g; \quad p \leftarrow p(1-\eta\lambda) \text{ (decoupled) or }
+        g \leftarrow g + \lambda p \\
+        m &\leftarrow \beta_1 m + (1-\beta_1) g, \qquad v \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
+        \hat v &= \max(\hat v, v) \text{ (amsgrad) or } v \\
+        p &\leftarrow p - \frac{\eta}{1-\beta_1^t}\,
+        \frac{m}{\sqrt{\hat v}/\sqrt{1-\beta_2^t} + \epsilon}
+
+    The first moment is updated with torch's lerp, which is the same EMA rounded alike.
+    ``max_exp_avg_sqs`` is used only with amsgrad (may be None otherwise).
+    """
+    run([adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr=lr,
+                           beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                           amsgrad=amsgrad, maximize=maximize,
+                           decoupled_weight_decay=decoupled_weight_decay)])
+
+
+def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
+          beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+    """AdamW: :func:`adam` with decoupled weight decay, p <- p * (1 - lr * weight_decay)."""
+    adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr=lr, beta1=beta1,
+         beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+         decoupled_weight_decay=True)
