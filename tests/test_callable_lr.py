@@ -59,7 +59,9 @@ def test_lr_values_changed_between_steps_keep_the_plan(cfg):
             plans.add(id(opt._fast.plan))
     for a, b in zip(params, copies):
         assert_close(a, b, 1e-12)
-    assert len(plans) == 1  # the plan made once is refreshed, not rebuilt
+    # The plan made once is refreshed, not rebuilt; except once where ASGD starts averaging
+    # (step t0 + 1), which changes its kernel's flags.
+    assert len(plans) == (2 if name == "ASGD" and kw.get("t0", 1e6) < 10 else 1)
 
 
 def test_bad_schedule_value_changes_nothing():

@@ -3,14 +3,17 @@ registry, float32/float64, 1 and 2 threads, every ISA path this CPU supports.
 
 Tolerances (see registry.assert_close): float64 1e-12, float32 1e-5, relative
 to each array's largest magnitude. The paths differ only by FMA contraction within
-an element, a few ulp per step, which momentum carries along the trajectory.
+an element, a few ulp per step, which momentum carries along the trajectory. Lion's
+params may also differ by a few lr where its sign decision was a tie within rounding
+(registry.sign_tie_slack); its state, which no sign enters, may not.
 """
 import numpy as np
 import pytest
 
 import fusedoptim
 from fusedoptim import _native
-from registry import CONFIGS, IDS, SHAPES, all_state, assert_close, make_grads, make_params
+from registry import (CONFIGS, IDS, SHAPES, all_state, assert_close, assert_close_up_to_ties,
+                      make_grads, make_params, sign_tie_slack)
 
 STEPS = 50
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -41,7 +44,8 @@ def test_native_matches_reference(cfg, dtype, restore_runtime):
                 opt.step(g)
             runs[isa, threads] = (params, all_state(opt))
             for i, (a, b) in enumerate(zip(params, ref_params)):
-                assert_close(a, b, TOL[dtype], err_msg=f"{isa} x{threads} param {i}")
+                assert_close_up_to_ties(a, b, TOL[dtype], sign_tie_slack(cfg),
+                                        err_msg=f"{isa} x{threads} param {i}")
             ref_state = all_state(ref)
             assert runs[isa, threads][1].keys() == ref_state.keys()
             for key, value in ref_state.items():

@@ -6,8 +6,14 @@
 //
 // Adding an elementwise optimizer: its header (spec + rule) included here, and one row.
 #pragma once
+#include "optimizers/adadelta.h"
 #include "optimizers/adagrad.h"
 #include "optimizers/adam.h"
+#include "optimizers/adamax.h"
+#include "optimizers/asgd.h"
+#include "optimizers/lion.h"
+#include "optimizers/nadam.h"
+#include "optimizers/radam.h"
 #include "optimizers/rmsprop.h"
 #include "optimizers/rprop.h"
 #include "optimizers/sgd.h"
@@ -15,16 +21,22 @@
 #include "optimizers/vector_rules.h"
 
 // The ids are the row numbers: existing rows keep their place (saved plans, tests).
-#define FO_FAMILIES(X)        \
-  X(sgd, SgdRule)             \
-  X(adagrad, AdagradRule)     \
-  X(rmsprop, RmspropRule)     \
-  X(adam, AdamRule)           \
-  X(rprop, RpropRule)         \
-  X(traffic, TrafficRule)     \
-  X(triad, TriadRule)         \
-  X(scale, ScaleRule)         \
-  X(clamp, ClampRule)         \
-  X(axpy, AxpyRule)           \
-  X(copy, CopyRule)           \
-  X(diag_newton, DiagNewtonRule)
+#define FO_FAMILIES(X)                \
+  X(sgd, SgdRule) \
+  X(adagrad, AdagradRule) \
+  X(rmsprop, RmspropRule) \
+  X(adam, AdamRule) \
+  X(rprop, RpropRule) \
+  X(traffic, TrafficRule) \
+  X(triad, TriadRule) \
+  X(scale, ScaleRule) \
+  X(clamp, ClampRule) \
+  X(axpy, AxpyRule) \
+  X(copy, CopyRule) \
+  X(diag_newton, DiagNewtonRule) \
+  X(adamax, AdamaxRule) \
+  X(nadam, NadamRule) \
+  X(radam, RadamRule) \
+  X(adadelta, AdadeltaRule) \
+  X(asgd, AsgdRule) \
+  X(lion, LionRule)

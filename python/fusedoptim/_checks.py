@@ -67,3 +67,15 @@ def lr_value(value, count: int, label: str) -> float:
         raise ValueError(f"{label}: the lr schedule returned {value!r} at step {count}; "
                          "it must be a finite number >= 0") from None
     return v
+
+
+def betas(name: str, value) -> tuple[float, float]:
+    """A pair (beta1, beta2), each in [0, 1)."""
+    b = pair(name, value)
+    return in_unit_interval(f"{name}[0]", b[0]), in_unit_interval(f"{name}[1]", b[1])
+
+
+def checked(group, label, **checks) -> dict:
+    """{key: check(label(key), group[key])} for each keyword ``key=check``: the checked
+    hyperparameters of a param group, each error naming its key through ``label``."""
+    return {key: check(label(key), group[key]) for key, check in checks.items()}

@@ -13,11 +13,18 @@ builder and its entry point. What they share is in ``_kernel.py``.
 """
 from __future__ import annotations
 
+from ._adadelta import adadelta, adadelta_scalars, adadelta_work
 from ._adagrad import adagrad, adagrad_scalars, adagrad_work
 from ._adam import adam, adam_scalars, adam_work, adamw
+from ._adamax import adamax, adamax_scalars, adamax_work
+from ._asgd import asgd, asgd_next, asgd_scalars, asgd_work
 from ._kernel import SCALARS
+from ._lion import lion, lion_scalars, lion_work
+from ._nadam import nadam, nadam_mu_product, nadam_scalars, nadam_work
+from ._radam import radam, radam_scalars, radam_work
 from ._rmsprop import rmsprop, rmsprop_scalars, rmsprop_work
 from ._rprop import rprop, rprop_scalars, rprop_work
 from ._sgd import sgd, sgd_missing_buffers, sgd_scalars, sgd_work
 
-__all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop"]
+__all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop", "adamax", "nadam", "radam",
+           "adadelta", "asgd", "lion"]

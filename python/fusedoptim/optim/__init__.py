@@ -1,9 +1,16 @@
 """Optimizer classes with torch.optim's names, keywords and defaults."""
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
+from .asgd import ASGD
 from .base import Optimizer
+from .lion import Lion
+from .nadam import NAdam
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam",
+           "RAdam", "Adadelta", "ASGD", "Lion"]

@@ -85,26 +85,36 @@ def _item(value):
 class _Work:
     """How one launch of the plan gets its per-step scalars."""
 
-    __slots__ = ("fn", "args", "gs", "by_step", "fixed", "lr_fn", "lr_index", "lr_label")
+    __slots__ = ("fn", "names", "args", "gs", "by_step", "fixed", "lr_fn", "lr_index",
+                 "lr_label", "state", "last_args", "flag_fn", "state_flags", "stale")
 
-    def __init__(self, name, h, gs, group, gi):
+    def __init__(self, name, h, gs, group, gi, opt, work_flags):
         self.fn, self.by_step = F.SCALARS[name]
         self.gs = gs
         code = self.fn.__code__
-        names = code.co_varnames[1:code.co_argcount]
+        self.names = code.co_varnames[1:code.co_argcount]
         lr = group.get("lr")
         self.lr_fn = lr if callable(lr) else None
-        self.lr_index = names.index("lr") if "lr" in names else None
+        self.lr_index = self.names.index("lr") if "lr" in self.names else None
         self.lr_label = f"param_groups[{gi}]['lr']"
-        self.set_values(h, names)
+        # Scalar state the kernel takes (NAdam's mu_product, ASGD's eta and mu): read at
+        # every step from the group's first param. All params of the group hold the same
+        # values: the general step gives params with different values their own launches,
+        # and a plan is made only where a group was one launch.
+        self.state = [(self.names.index(n), n) for n in opt._scalar_state if n in self.names]
+        # Flags that follow the scalar state (ASGD averages once mu != 1): the plan keeps
+        # the flags it was made with, so a change of them makes it stale.
+        self.flag_fn = opt._state_flags if self.state else None
+        self.state_flags = work_flags & opt._state_flag_mask
+        self.stale = opt._backend.StalePlan
+        self.set_values(h)
 
-    def set_values(self, h, names=None):
-        if names is None:
-            code = self.fn.__code__
-            names = code.co_varnames[1:code.co_argcount]
-        self.args = tuple(h[a] for a in names)
-        dynamic = self.by_step or (self.lr_fn is not None and self.lr_index is not None)
+    def set_values(self, h):
+        self.args = tuple(h.get(a) for a in self.names)
+        dynamic = (self.by_step or bool(self.state)
+                   or (self.lr_fn is not None and self.lr_index is not None))
         self.fixed = None if dynamic else self.fn(None, *self.args)
+        self.last_args = self.args
 
     def scalars(self):
         if self.fixed is not None:
@@ -114,6 +124,14 @@ class _Work:
             k = self.lr_index
             lr = C.lr_value(_item(self.lr_fn(gs.updates)), gs.updates, self.lr_label)
             args = args[:k] + (lr,) + args[k + 1:]
+        if self.state:
+            args = list(args)
+            for k, name in self.state:
+                args[k] = float(gs.buffers[name][0])
+            self.last_args = args
+            if self.flag_fn is not None and \
+                    self.flag_fn(dict(zip(self.names, args))) != self.state_flags:
+                raise self.stale("the scalar state changed the kernel's flags")
         # Each group's params share one step count here (one launch per group).
         return self.fn(gs._steps[0] + gs.pending + 1, *args)
 
@@ -127,9 +145,9 @@ class FastStep:
         index = {id(gs): gi for gi, gs in enumerate(opt._groups)}
         hs = [opt.group_hparams(gi) for gi in range(len(opt._groups))]
         self.works = []
-        for (name, _, _), gs in zip(calls, groups):
+        for (name, _, _), gs, work in zip(calls, groups, works):
             gi = index[id(gs)]
-            self.works.append(_Work(name, hs[gi], gs, opt.param_groups[gi], gi))
+            self.works.append(_Work(name, hs[gi], gs, opt.param_groups[gi], gi, opt, work[1]))
         self.structures = [structure(h) for h in hs]
 
     def refresh(self, opt) -> bool:
@@ -152,3 +170,16 @@ class FastStep:
 
     def scalars(self) -> list:
         return [w.scalars() for w in self.works]
+
+    def advance_scalar_state(self, opt) -> None:
+        """After a run: each group's scalar state, computed once from the values and
+        hyperparameters the run used, written to every param of the group."""
+        names = opt._scalar_state
+        for w in self.works:
+            gs = w.gs
+            h = dict(zip(w.names, w.last_args))
+            new = opt._next_scalar_state(h, gs._steps[0] + gs.pending,
+                                         [float(gs.buffers[n][0]) for n in names])
+            for name, value in zip(names, new):
+                for arr in gs.buffers[name]:
+                    arr[()] = value

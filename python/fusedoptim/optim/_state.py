@@ -75,6 +75,10 @@ class ParamState(MutableMapping):
             self._g.steps[self._j] = int(value)
             self._opt._version += 1
             return
+        if key in self._opt._scalar_state:
+            self._g.buffer(key)[self._j] = scalar_state_array(value, key)
+            self._opt._version += 1
+            return
         if key not in self._opt._buffer_names:
             raise KeyError(f"{type(self._opt).__name__} keeps no state named {key!r}")
         # The kind (NumPy or the device array type) must be the param's; layout, device
@@ -148,6 +152,18 @@ class StateView(Mapping):
 
     def __len__(self):
         return sum(1 for _ in self)
+
+
+def scalar_state_array(value, what: str) -> np.ndarray:
+    """A per-param scalar state entry (NAdam's mu_product, ASGD's eta and mu) as the 0-d
+    float32 array the optimizer keeps: a number, a 0-d array or a 0-d tensor, finite."""
+    arr = loaded_state_array(value, what)
+    if arr.shape != () or arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+        raise ValueError(f"{what}: expected a number (a 0-d array), got {arr.dtype} {arr.shape}")
+    out = np.array(arr, dtype=np.float32)
+    if not np.isfinite(out):
+        raise ValueError(f"{what}: must be finite, got {value!r}")
+    return out
 
 
 # ------------------------------------------------------- state loaded from other libraries

@@ -20,7 +20,7 @@ from .. import functional as F
 from . import _groups as G
 from ._fast import FastStep
 from ._lock import new_lock, one_at_a_time, without_lock
-from ._state import GroupState, StateView, loaded_state_array
+from ._state import GroupState, StateView, loaded_state_array, scalar_state_array
 
 
 class Optimizer:
@@ -46,6 +46,14 @@ class Optimizer:
     _buffer_names: tuple = ()
     #: whether torch keeps a "step" entry in this optimizer's state
     _has_step: bool = True
+    #: per-param scalars torch keeps as 0-d tensors and updates on the host (NAdam's
+    #: mu_product, ASGD's eta and mu): kept as 0-d float32 NumPy arrays, torch's dtype
+    #: for them, on the host even for device params. Listed in _buffer_names too.
+    _scalar_state: tuple = ()
+    #: flag bits of the kernel that follow the scalar state, and the function giving them
+    #: from the scalar function's arguments (see optim/_fast.py)
+    _state_flag_mask: int = 0
+    _state_flags = None
     #: the functional layer the updates run through (the reference swaps in NumPy's)
     _functional = F
 
@@ -145,6 +153,8 @@ class Optimizer:
                         for gs in self._groups:
                             gs.pending += 1
                             gs.updates += 1
+                        if self._scalar_state:
+                            fast.advance_scalar_state(self)
                         return
             self._general_step(grads)
 
@@ -192,17 +202,20 @@ class Optimizer:
                 calls.append(self._call(h, ps,
                                         [glist[j] for j in js], bufs, key,
                                         [gs.names[j] for j in js]))
-            commits.append((gs, active, new))
+            commits.append((gs, active, new, h))
         self._fast = None
         works = self._execute(calls)
         if cacheable and works:
             self._fast = FastStep(self, works, calls, [c[0] for c in commits])
-        for gs, active, new in commits:
+        for gs, active, new, h in commits:
             gs.updates += 1
             for (name, j), arr in new.items():
                 gs.buffers[name][j] = arr
             for j in active:
                 gs.steps[j] += 1
+            if self._scalar_state:
+                for j in active:
+                    self._advance_scalar_state(h, gs, j, gs.steps[j])
 
     def group_hparams(self, gi: int) -> dict:
         """Group ``gi``'s hyperparameters for its next update, checked; a callable lr is
@@ -263,7 +276,8 @@ class Optimizer:
         view = self.state
         is_array, to_numpy = self._backend.is_array, self._backend.to_numpy
         for i in view:
-            state[i] = {k: (to_numpy(v) if is_array(v) else v) for k, v in view[i].items()}
+            state[i] = {k: (v.copy() if isinstance(v, np.ndarray) else
+                            to_numpy(v) if is_array(v) else v) for k, v in view[i].items()}
         groups = G.export_groups(self.param_groups, [gs.indices for gs in self._groups], self._keys)
         return {"state": state, "param_groups": groups,
                 "group_updates": [gs.updates for gs in self._groups]}
@@ -292,6 +306,8 @@ class Optimizer:
                     if not v >= 0 or v != int(v):
                         raise ValueError(f"{what}: expected a whole number >= 0, got {value!r}")
                     new_steps[key] = int(v)
+                elif name in self._scalar_state:
+                    new_bufs[key, name] = scalar_state_array(value, what)
                 elif name in self._buffer_names:
                     if value is None:  # torch's SGD has stored momentum_buffer None: no buffer
                         continue
@@ -339,8 +355,26 @@ class Optimizer:
         return ()
 
     def _bucket_key(self, gs: GroupState, j: int, new: dict):
-        """Params with equal keys share one kernel launch: by default the step number."""
-        return gs.steps[j] + 1
+        """Params with equal keys share one kernel launch: by default the step number (and
+        the values of the scalar state, which the kernel takes as per-step scalars)."""
+        if not self._scalar_state:
+            return gs.steps[j] + 1
+        return (gs.steps[j] + 1,) + tuple(
+            float(new.get((name, j), gs.buffers.get(name, [None] * (j + 1))[j]))
+            for name in self._scalar_state)
+
+    def _advance_scalar_state(self, h: dict, gs: GroupState, j: int, step: int) -> None:
+        """After a step that updated param j of group gs (``step``: its step count, this
+        step included): its scalar state's new values, written into its 0-d arrays.
+        ``h`` has at least the arguments of the family's scalar function."""
+        lists = gs.buffers
+        new = self._next_scalar_state(h, step, [float(lists[n][j]) for n in self._scalar_state])
+        for name, value in zip(self._scalar_state, new):
+            lists[name][j][()] = value
+
+    def _next_scalar_state(self, h: dict, step: int, values: list) -> tuple:
+        """The values of the scalar state (in _scalar_state's order) after step ``step``."""
+        raise NotImplementedError
 
     def _call(self, h, params, grads, bufs, key, names):
         """(functional name, args, kwargs) of the update of one bucket."""

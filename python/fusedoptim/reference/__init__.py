@@ -20,5 +20,12 @@ RMSprop = _twin(_optim.RMSprop)
 Adam = _twin(_optim.Adam)
 AdamW = _twin(_optim.AdamW)
 Rprop = _twin(_optim.Rprop)
+Adamax = _twin(_optim.Adamax)
+NAdam = _twin(_optim.NAdam)
+RAdam = _twin(_optim.RAdam)
+Adadelta = _twin(_optim.Adadelta)
+ASGD = _twin(_optim.ASGD)
+Lion = _twin(_optim.Lion)
 
-__all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop"]
+__all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop",
+           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion"]

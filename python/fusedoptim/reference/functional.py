@@ -145,3 +145,124 @@ def rprop(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_size_max
         g = np.where(factor == s(etaminus), s(0), g)
         p += s(-1) * np.sign(g) * size
         prev[...] = g
+
+
+def adamax(params, grads, exp_avgs, exp_infs, step, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+           weight_decay=0.0, maximize=False, names=None):
+    _native.validate([F.adamax_work(params, grads, exp_avgs, exp_infs, step, lr=lr, beta1=beta1,
+                                    beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                    maximize=maximize)])
+    clr = lr / (1 - beta1 ** step)
+    for p, g, m, u in zip(params, grads, exp_avgs, exp_infs):
+        s = lambda x: _scalar(x, p)  # noqa: E731
+        g = -g if maximize else g
+        if weight_decay != 0:
+            g = g + s(weight_decay) * p
+        m[...] = _lerp(m, g, s(1 - beta1))
+        np.maximum(u * s(beta2), np.abs(g) + s(eps), out=u)
+        p += s(-clr) * m / u
+
+
+def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_product, step, *, lr, beta1=0.9, beta2=0.999,
+          eps=1e-8, weight_decay=0.0, momentum_decay=4e-3, decoupled_weight_decay=False,
+          maximize=False, names=None):
+    _native.validate([F.nadam_work(params, grads, exp_avgs, exp_avg_sqs, mu_product, step, lr=lr,
+                                   beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                   momentum_decay=momentum_decay,
+                                   decoupled_weight_decay=decoupled_weight_decay,
+                                   maximize=maximize)])
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+    mu_product = float(np.float32(mu_product) * np.float32(mu))  # torch's float32 state
+    bias_correction2 = 1 - beta2 ** step
+    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+        s = lambda x: _scalar(x, p)  # noqa: E731
+        g = -g if maximize else g
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                p *= s(1 - lr * weight_decay)
+            else:
+                g = g + s(weight_decay) * p
+        m[...] = _lerp(m, g, s(1 - beta1))
+        v[...] = v * s(beta2) + s(1 - beta2) * g * g
+        denom = np.sqrt(v / s(bias_correction2)) + s(eps)
+        p += s(-lr * (1 - mu) / (1 - mu_product)) * g / denom
+        p += s(-lr * mu_next / (1 - mu_product * mu_next)) * m / denom
+    return mu_product
+
+
+def radam(params, grads, exp_avgs, exp_avg_sqs, step, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+          weight_decay=0.0, decoupled_weight_decay=False, maximize=False, names=None):
+    _native.validate([F.radam_work(params, grads, exp_avgs, exp_avg_sqs, step, lr=lr, beta1=beta1,
+                                   beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                   decoupled_weight_decay=decoupled_weight_decay,
+                                   maximize=maximize)])
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2
+    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+        s = lambda x: _scalar(x, p)  # noqa: E731
+        g = -g if maximize else g
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                p *= s(1 - lr * weight_decay)
+            else:
+                g = g + s(weight_decay) * p
+        m[...] = _lerp(m, g, s(1 - beta1))
+        v[...] = v * s(beta2) + s(1 - beta2) * g * g
+        update = m / s(bias_correction1) * s(lr)
+        if rho_t > 5:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            update = update * (s(bias_correction2 ** 0.5) / (np.sqrt(v) + s(eps))) * s(rect)
+        p -= update
+
+
+def adadelta(params, grads, square_avgs, acc_deltas, *, lr=1.0, rho=0.9, eps=1e-6,
+             weight_decay=0.0, maximize=False, names=None):
+    _native.validate([F.adadelta_work(params, grads, square_avgs, acc_deltas, lr=lr, rho=rho,
+                                      eps=eps, weight_decay=weight_decay, maximize=maximize)])
+    for p, g, v, a in zip(params, grads, square_avgs, acc_deltas):
+        s = lambda x: _scalar(x, p)  # noqa: E731
+        g = -g if maximize else g
+        if weight_decay != 0:
+            g = g + s(weight_decay) * p
+        v[...] = v * s(rho) + s(1 - rho) * g * g
+        delta = np.sqrt(a + s(eps)) / np.sqrt(v + s(eps)) * g
+        a[...] = a * s(rho) + s(1 - rho) * delta * delta
+        p += s(-lr) * delta
+
+
+def asgd(params, grads, axs, step, *, eta, mu, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6,
+         weight_decay=0.0, maximize=False, names=None):
+    _native.validate([F.asgd_work(params, grads, axs, step, eta=eta, mu=mu, lr=lr, lambd=lambd,
+                                  alpha=alpha, t0=t0, weight_decay=weight_decay,
+                                  maximize=maximize)])
+    for p, g, ax in zip(params, grads, axs):
+        s = lambda x: _scalar(x, p)  # noqa: E731
+        g = -g if maximize else g
+        if weight_decay != 0:
+            g = g + s(weight_decay) * p
+        p *= s(1 - lambd * eta)
+        p += s(-eta) * g
+        if mu != 1:
+            ax += (p - ax) * s(mu)
+        else:
+            ax[...] = p
+    eta = lr / (1 + lambd * lr * step) ** alpha
+    return float(np.float32(eta)), float(np.float32(1 / max(1, step - t0)))
+
+
+def lion(params, grads, exp_avgs, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False,
+         names=None):
+    _native.validate([F.lion_work(params, grads, exp_avgs, lr=lr, beta1=beta1, beta2=beta2,
+                                  weight_decay=weight_decay, maximize=maximize)])
+    for p, g, m in zip(params, grads, exp_avgs):
+        s = lambda x: _scalar(x, p)  # noqa: E731
+        g = -g if maximize else g
+        update = np.sign(s(beta1) * m + s(1 - beta1) * g)
+        if weight_decay != 0:
+            p *= s(1 - lr * weight_decay)
+        p += s(-lr) * update
+        m[...] = s(beta2) * m + s(1 - beta2) * g

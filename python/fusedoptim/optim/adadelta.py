@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from .. import _checks as C
+from ..functional._adadelta import rho_value
+from .base import Optimizer
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta, as torch.optim.Adadelta.
+
+    .. math::
+        g_t &\leftarrow \pm g_t + \lambda\theta_{t-1}, \qquad
+        v_t \leftarrow \rho v_{t-1} + (1-\rho) g_t^2 \\
+        \Delta_t &= \frac{\sqrt{a_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t, \qquad
+        a_t \leftarrow \rho a_{t-1} + (1-\rho)\Delta_t^2, \qquad
+        \theta_t \leftarrow \theta_{t-1} - \eta\Delta_t
+    """
+
+    _buffer_names = ("square_avg", "acc_delta")
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _check_hparams(self, group, label):
+        return C.checked(group, label, lr=C.nonneg, rho=rho_value, eps=C.nonneg,
+                         weight_decay=C.nonneg, maximize=C.flag)
+
+    def _needed_buffers(self, h):
+        return (("square_avg", self._zeros_like), ("acc_delta", self._zeros_like))
+
+    def _bucket_key(self, gs, j, new):
+        return 0  # no per-step scalar depends on the step count: one launch per group
+
+    def _call(self, h, params, grads, bufs, key, names):
+        return ("adadelta", (params, grads, bufs["square_avg"], bufs["acc_delta"]),
+                dict(h, names=names))

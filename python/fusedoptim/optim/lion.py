@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from .. import _checks as C
+from .base import Optimizer
+
+
+class Lion(Optimizer):
+    r"""Lion, the evolved sign momentum of Chen et al. 2023 ("Symbolic Discovery of
+    Optimization Algorithms"), as optax.lion; torch.optim has none.
+
+    .. math::
+        g_t &\leftarrow \pm g_t, \qquad u_t = \operatorname{sign}(\beta_1 m_{t-1} + (1-\beta_1) g_t) \\
+        \theta_t &\leftarrow \theta_{t-1}(1 - \eta\lambda) - \eta u_t, \qquad
+        m_t \leftarrow \beta_2 m_{t-1} + (1-\beta_2) g_t
+
+    Every coordinate moves by exactly lr (the sign), so Lion wants a 3-10x smaller lr and
+    a 3-10x larger weight decay than AdamW. State: ``exp_avg`` (m), no step count.
+    """
+
+    _buffer_names = ("exp_avg",)
+    _has_step = False
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _check_hparams(self, group, label):
+        beta1, beta2 = C.betas(label("betas"), group["betas"])
+        return dict(C.checked(group, label, lr=C.nonneg, weight_decay=C.nonneg, maximize=C.flag),
+                    beta1=beta1, beta2=beta2)
+
+    def _needed_buffers(self, h):
+        return (("exp_avg", self._zeros_like),)
+
+    def _bucket_key(self, gs, j, new):
+        return 0  # nothing depends on the step count: one launch per group
+
+    def _call(self, h, params, grads, bufs, key, names):
+        return ("lion", (params, grads, bufs["exp_avg"]), dict(h, names=names))

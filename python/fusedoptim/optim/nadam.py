@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _checks as C
+from .. import functional as F
+from .base import Optimizer
+
+
+class NAdam(Optimizer):
+    r"""NAdam, Adam with Nesterov momentum, as torch.optim.NAdam.
+
+    .. math::
+        \mu_t &= \beta_1 (1 - \tfrac12\, 0.96^{t\psi}), \qquad \Pi_t = \Pi_{t-1}\mu_t \\
+        g_t &\leftarrow \pm g_t + \lambda\theta_{t-1}
+            \text{ (or } \theta_{t-1} \leftarrow \theta_{t-1}(1-\eta\lambda)
+            \text{ with decoupled\_weight\_decay)} \\
+        m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+        v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad
+        d_t = \sqrt{v_t/(1-\beta_2^t)} + \epsilon \\
+        \theta_t &\leftarrow \theta_{t-1} - \eta\frac{1-\mu_t}{1-\Pi_t}\frac{g_t}{d_t}
+            - \eta\frac{\mu_{t+1}}{1-\Pi_t\mu_{t+1}}\frac{m_t}{d_t}
+
+    with :math:`\psi` = ``momentum_decay``. The state keeps ``mu_product`` (:math:`\Pi_t`)
+    per param as torch does: a 0-d float32 array, multiplied in float32.
+    """
+
+    _buffer_names = ("mu_product", "exp_avg", "exp_avg_sq")
+    _scalar_state = ("mu_product",)
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _check_hparams(self, group, label):
+        beta1, beta2 = C.betas(label("betas"), group["betas"])
+        return dict(C.checked(group, label, lr=C.nonneg, eps=C.nonneg, weight_decay=C.nonneg,
+                              momentum_decay=C.nonneg, decoupled_weight_decay=C.flag,
+                              maximize=C.flag), beta1=beta1, beta2=beta2)
+
+    def _needed_buffers(self, h):
+        return (("mu_product", lambda p: np.ones((), np.float32)),
+                ("exp_avg", self._zeros_like), ("exp_avg_sq", self._zeros_like))
+
+    def _call(self, h, params, grads, bufs, key, names):
+        step, mu_product = key
+        return ("nadam", (params, grads, bufs["exp_avg"], bufs["exp_avg_sq"], mu_product, step),
+                dict(h, names=names))
+
+    def _next_scalar_state(self, h, step, values):
+        return (F.nadam_mu_product(values[0], step, h["beta1"], h["momentum_decay"]),)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from .. import _checks as C
+from .base import Optimizer
+
+
+class RAdam(Optimizer):
+    r"""RAdam, Adam with the variance rectified, as torch.optim.RAdam.
+
+    .. math::
+        g_t &\leftarrow \pm g_t + \lambda\theta_{t-1}
+            \text{ (or } \theta_{t-1} \leftarrow \theta_{t-1}(1-\eta\lambda)
+            \text{ with decoupled\_weight\_decay)} \\
+        m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+        v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        \rho_\infty &= \frac{2}{1-\beta_2} - 1, \qquad
+        \rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t}, \qquad
+        u_t = \frac{\eta\, m_t}{1-\beta_1^t} \\
+        \theta_t &\leftarrow \theta_{t-1} - u_t \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t}+\epsilon} r_t
+            \ \text{ if } \rho_t > 5, \text{ else } \theta_{t-1} - u_t \\
+        r_t &= \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}
+    """
+
+    _buffer_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _check_hparams(self, group, label):
+        beta1, beta2 = C.betas(label("betas"), group["betas"])
+        return dict(C.checked(group, label, lr=C.nonneg, eps=C.nonneg, weight_decay=C.nonneg,
+                              decoupled_weight_decay=C.flag, maximize=C.flag),
+                    beta1=beta1, beta2=beta2)
+
+    def _needed_buffers(self, h):
+        return (("exp_avg", self._zeros_like), ("exp_avg_sq", self._zeros_like))
+
+    def _call(self, h, params, grads, bufs, step, names):
+        return ("radam", (params, grads, bufs["exp_avg"], bufs["exp_avg_sq"], step),
+                dict(h, names=names))
