@@ -11,6 +11,8 @@ change like any other.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _checks as C
@@ -45,7 +47,7 @@ class _Frozen:
     equal to a live value only while that value still freezes the same."""
 
     __slots__ = ("value",)
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as the values it stands for
 
     def __init__(self, value):
         self.value = freeze(value)
@@ -150,7 +152,7 @@ class FastStep:
             self.works.append(_Work(name, hs[gi], gs, opt.param_groups[gi], gi, opt, work[1]))
         self.structures = [structure(h) for h in hs]
 
-    def refresh(self, opt) -> bool:
+    def refresh(self, opt: Any) -> bool:
         """After a change of hyperparameter values: re-check them and keep the plan if the
         launch keeps its shape. Raises what the checks raise (nothing has changed then)."""
         key = opt._fast_key()
@@ -171,7 +173,7 @@ class FastStep:
     def scalars(self) -> list:
         return [w.scalars() for w in self.works]
 
-    def advance_scalar_state(self, opt) -> None:
+    def advance_scalar_state(self, opt: Any) -> None:
         """After a run: each group's scalar state, computed once from the values and
         hyperparameters the run used, written to every param of the group."""
         names = opt._scalar_state

@@ -4,17 +4,18 @@ groups to a state_dict and checking groups loaded from one."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
 
-def _is_array(x) -> bool:
+def _is_array(x: object) -> bool:
     """A NumPy array or a CUDA device array (not a list of arrays)."""
     return isinstance(x, np.ndarray) or hasattr(type(x), "__cuda_array_interface__")
 
 
-def split_groups(params) -> tuple[list, bool]:
+def split_groups(params: Any) -> tuple[list[Any], bool]:
     """``params`` (a list of arrays, a dict name -> array, or a list of param-group
     dicts) as (list of group dicts, whether params are named)."""
     if _is_array(params) or not hasattr(params, "__iter__"):
@@ -27,7 +28,8 @@ def split_groups(params) -> tuple[list, bool]:
     return groups, False
 
 
-def group_arrays(arrays, gi: int, keys: list | None, n_before: int):
+def group_arrays(arrays: Any, gi: int, keys: Optional[list[Any]],
+                 n_before: int) -> tuple[list[Any], Optional[list[Any]], list[str]]:
     """A new group's params as (arrays, their keys or None, their names in messages);
     ``keys`` are the optimizer's keys so far (None when params are unnamed)."""
     if isinstance(arrays, Mapping):
@@ -46,7 +48,8 @@ def group_arrays(arrays, gi: int, keys: list | None, n_before: int):
     return arrays, None, [str(n_before + j) for j in range(len(arrays))]
 
 
-def export_groups(param_groups, index_lists, keys) -> list:
+def export_groups(param_groups: list[dict[str, Any]], index_lists: Sequence[Sequence[int]],
+                  keys: Optional[list[Any]]) -> list[dict[str, Any]]:
     """The param_groups of a state_dict: hyperparameters copied, params as flat indices
     (and their names, for named params)."""
     out = []
@@ -59,7 +62,8 @@ def export_groups(param_groups, index_lists, keys) -> list:
     return out
 
 
-def check_loaded_groups(opt, state_dict, sizes, check) -> list:
+def check_loaded_groups(opt: Any, state_dict: Any, sizes: Sequence[int],
+                        check: Callable[[dict[str, Any], int], object]) -> list[dict[str, Any]]:
     """The hyperparameters of each group of ``state_dict`` (copied), checked against this
     optimizer (``sizes``: its groups' param counts; ``check(group, label)`` its checks)."""
     if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
@@ -83,7 +87,8 @@ def check_loaded_groups(opt, state_dict, sizes, check) -> list:
     return out
 
 
-def replace_hyperparameters(param_groups, new_groups) -> None:
+def replace_hyperparameters(param_groups: list[dict[str, Any]],
+                            new_groups: list[dict[str, Any]]) -> None:
     """Give each group the loaded hyperparameters, keeping its params."""
     for group, ng in zip(param_groups, new_groups):
         params = group["params"]
@@ -92,7 +97,7 @@ def replace_hyperparameters(param_groups, new_groups) -> None:
         group["params"] = params
 
 
-def describe(opt) -> str:
+def describe(opt: Any) -> str:
     lines = [f"{type(opt).__name__} ("]
     for i, group in enumerate(opt.param_groups):
         lines.append(f"Parameter Group {i}")

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 new_lock = threading.RLock
 
 
-def one_at_a_time(method):
+def one_at_a_time(method: _Method) -> _Method:
     """``method`` run holding ``self._lock``."""
     @functools.wraps(method)
-    def locked(self, *args, **kwargs):
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             return method(self, *args, **kwargs)
-    return locked
+    return cast(_Method, locked)
 
 
-def without_lock(state: dict) -> dict:
+def without_lock(state: dict[str, Any]) -> dict[str, Any]:
     """An object's ``__dict__`` for pickling: the lock left out (see ``__setstate__``)."""
     state = dict(state)
     state.pop("_lock", None)

@@ -7,7 +7,8 @@ entries, keyed by its flat index (its key too, for params given as a dict).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,49 +18,49 @@ class GroupState:
 
     __slots__ = ("indices", "names", "_steps", "pending", "buffers", "updates")
 
-    def __init__(self, indices, names):
+    def __init__(self, indices: Iterable[int], names: Iterable[str]) -> None:
         self.indices = list(indices)           # flat index of each param of the group
         self.names = list(names)               # how each param is called in messages
         self._steps = [0] * len(self.indices)  # updates applied to each param ...
         self.pending = 0                       # ... plus this many to all (the fast path's count)
-        self.buffers = {}                      # buffer name -> list of arrays (None: not created)
+        self.buffers: dict[str, list[Any]] = {}  # buffer name -> list of arrays (None: not created)
         self.updates = 0                       # steps that updated this group (a callable lr's t)
 
     @property
-    def steps(self) -> list:
+    def steps(self) -> list[int]:
         if self.pending:
             self._steps = [s + self.pending for s in self._steps]
             self.pending = 0
         return self._steps
 
     @steps.setter
-    def steps(self, value):
+    def steps(self, value: Iterable[int]) -> None:
         self._steps = list(value)
         self.pending = 0
 
-    def buffer(self, name):
+    def buffer(self, name: str) -> list[Any]:
         if name not in self.buffers:
             self.buffers[name] = [None] * len(self.indices)
         return self.buffers[name]
 
 
-class ParamState(MutableMapping):
+class ParamState(MutableMapping[str, Any]):
     """The state of one param: ``step`` (where the optimizer has one) and its buffers.
 
     Arrays are the optimizer's own (edit them in place, or assign an array of the
     same shape and dtype).
     """
 
-    def __init__(self, opt, group: GroupState, j: int, param: np.ndarray):
+    def __init__(self, opt: Any, group: GroupState, j: int, param: Any) -> None:
         self._opt, self._g, self._j, self._p = opt, group, j, param
 
-    def _keys(self):
+    def _keys(self) -> list[str]:
         keys = [name for name, lst in self._g.buffers.items() if lst[self._j] is not None]
         if self._opt._has_step and (keys or self._g.steps[self._j] > 0):
             keys.insert(0, "step")
         return keys
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Any:
         if key == "step" and self._opt._has_step:
             return self._g.steps[self._j]
         lst = self._g.buffers.get(key)
@@ -67,7 +68,7 @@ class ParamState(MutableMapping):
             raise KeyError(key)
         return lst[self._j]
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: str, value: Any) -> None:
         if key == "step" and self._opt._has_step:
             v = float(value)
             if not (0 <= v < math.inf and v == int(v)):  # int(inf) would be an OverflowError
@@ -91,29 +92,29 @@ class ParamState(MutableMapping):
         self._g.buffer(key)[self._j] = value
         self._opt._version += 1
 
-    def __delitem__(self, key):
+    def __delitem__(self, key: str) -> None:
         raise TypeError("optimizer state entries cannot be deleted")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._keys())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._keys())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"ParamState({dict(self)!r})"
 
 
-class StateView(Mapping):
+class StateView(Mapping[Any, ParamState]):
     """``opt.state``: flat param index -> :class:`ParamState` for params that have state.
 
     Also looked up by a param's key (params given as a dict) or by the array itself.
     """
 
-    def __init__(self, opt):
+    def __init__(self, opt: Any) -> None:
         self._opt = opt
 
-    def _locate(self, key):
+    def _locate(self, key: Any) -> tuple[GroupState, int, Any]:
         opt = self._opt
         if isinstance(key, np.ndarray) or hasattr(type(key), "__cuda_array_interface__"):
             for gi, gs in enumerate(opt._groups):
@@ -133,28 +134,28 @@ class StateView(Mapping):
                     return gs, j, opt.param_groups[gi]["params"][j]
         raise KeyError(key)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> ParamState:
         # Like torch's defaultdict: a param without state yet gives an empty entry.
         gs, j, p = self._locate(key)
         return ParamState(self._opt, gs, j, p)
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         try:
             return len(self[key]) > 0
         except KeyError:
             return False
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         for gi, gs in enumerate(self._opt._groups):
             for j, i in enumerate(gs.indices):
                 if len(ParamState(self._opt, gs, j, None)):
                     yield i
 
-    def __len__(self):
+    def __len__(self) -> int:
         return sum(1 for _ in self)
 
 
-def scalar_state_array(value, what: str) -> np.ndarray:
+def scalar_state_array(value: Any, what: str) -> np.ndarray:
     """A per-param scalar state entry (NAdam's mu_product, ASGD's eta and mu) as the 0-d
     float32 array the optimizer keeps: a number, a 0-d array or a 0-d tensor, finite."""
     arr = loaded_state_array(value, what)
@@ -167,7 +168,7 @@ def scalar_state_array(value, what: str) -> np.ndarray:
 
 
 # ------------------------------------------------------- state loaded from other libraries
-def loaded_state_array(value, what: str) -> np.ndarray:
+def loaded_state_array(value: Any, what: str) -> np.ndarray:
     """A state entry of a loaded state_dict as a NumPy array: NumPy arrays and scalars,
     device arrays (copied to the host), torch.optim's tensors (CPU or CUDA, detached if
     they require grad, bfloat16 widened exactly to float32 since NumPy has no bfloat16)
@@ -199,7 +200,7 @@ _LBFGS_VECTORS = ("d", "prev_flat_grad")
 _LBFGS_VECTOR_LISTS = ("old_dirs", "old_stps")
 
 
-def lbfgs_state_to_flat(entry: dict) -> dict:
+def lbfgs_state_to_flat(entry: dict[str, Any]) -> dict[str, Any]:
     """An L-BFGS state entry with every vector as one flat 1-D array (params in order)."""
     out = dict(entry)
     for name in _LBFGS_VECTORS:
@@ -211,27 +212,29 @@ def lbfgs_state_to_flat(entry: dict) -> dict:
     return out
 
 
-def lbfgs_state_from_flat(entry: dict, params, label: str) -> dict:
+def lbfgs_state_from_flat(entry: dict[str, Any], params: Sequence[Any],
+                          label: str) -> dict[str, Any]:
     """An L-BFGS state entry in fusedoptim's layout: flat vectors (arrays or tensors)
     split into arrays shaped like the params, 0-d tensors or arrays as floats. Entries
     already in fusedoptim's layout pass unchanged."""
     out = dict(entry)
     total = sum(int(p.size) for p in params)
 
-    def split(v, what):
+    def split(v: Any, what: str) -> Any:
         if isinstance(v, (list, tuple)):
             return v
         a = loaded_state_array(v, what)
         if a.shape != (total,):
             raise ValueError(f"{what}: expected a flat vector of {total} values (torch's layout) "
                              f"or a list of arrays shaped like the params, got shape {a.shape}")
-        parts, off = [], 0
+        parts: list[Any] = []
+        off = 0
         for p in params:
             parts.append(a[off:off + p.size].reshape(p.shape))
             off += p.size
         return parts
 
-    def scalar(v, what):
+    def scalar(v: Any, what: str) -> Any:
         if v is None or isinstance(v, (int, float)):
             return v
         a = loaded_state_array(v, what)
@@ -254,5 +257,5 @@ def lbfgs_state_from_flat(entry: dict, params, label: str) -> dict:
     return out
 
 
-def _flat(arrays) -> np.ndarray:
+def _flat(arrays: Iterable[Any]) -> np.ndarray:
     return np.concatenate([np.ravel(a) for a in arrays])

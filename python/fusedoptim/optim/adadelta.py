@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 from .. import _checks as C
 from ..functional._adadelta import rho_value
+from .._typing import BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
+from ._state import GroupState
 from .base import Optimizer
 
 
@@ -18,20 +23,22 @@ class Adadelta(Optimizer):
 
     _buffer_names = ("square_avg", "acc_delta")
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+    def __init__(self, params: Params, lr: LR = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return C.checked(group, label, lr=C.nonneg, rho=rho_value, eps=C.nonneg,
                          weight_decay=C.nonneg, maximize=C.flag)
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         return (("square_avg", self._zeros_like), ("acc_delta", self._zeros_like))
 
-    def _bucket_key(self, gs, j, new):
+    def _bucket_key(self, gs: GroupState, j: int, new: NewBuffers) -> Hashable:
         return 0  # no per-step scalar depends on the step count: one launch per group
 
-    def _call(self, h, params, grads, bufs, key, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], key: Any, names: list[str]) -> Call:
         return ("adadelta", (params, grads, bufs["square_avg"], bufs["acc_delta"]),
                 dict(h, names=names))

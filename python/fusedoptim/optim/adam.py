@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _checks as C
+from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
 from .base import Optimizer
 
 
@@ -23,13 +26,14 @@ class Adam(Optimizer):
 
     _buffer_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+    def __init__(self, params: Params, lr: LR = 1e-3, betas: Betas = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         betas = C.pair(label("betas"), group["betas"])
         return dict(lr=C.nonneg(label("lr"), group["lr"]),
                     beta1=C.in_unit_interval(label("betas") + "[0]", betas[0]),
@@ -41,13 +45,14 @@ class Adam(Optimizer):
                     decoupled_weight_decay=C.flag(label("decoupled_weight_decay"),
                                                   group["decoupled_weight_decay"]))
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         out = [("exp_avg", self._zeros_like), ("exp_avg_sq", self._zeros_like)]
         if h["amsgrad"]:
             out.append(("max_exp_avg_sq", self._zeros_like))
         return out
 
-    def _call(self, h, params, grads, bufs, step, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], step: int, names: list[str]) -> Call:
         return ("adam", (params, grads, bufs["exp_avg"], bufs["exp_avg_sq"],
                          bufs.get("max_exp_avg_sq"), step), dict(h, names=names))
 
@@ -56,8 +61,9 @@ class AdamW(Adam):
     r"""AdamW, as torch.optim.AdamW: Adam with decoupled weight decay,
     :math:`\theta \leftarrow \theta (1 - \eta\lambda)` before the Adam step (default 1e-2)."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
+    def __init__(self, params: Params, lr: LR = 1e-3, betas: Betas = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
         Optimizer.__init__(self, params, dict(lr=lr, betas=betas, eps=eps,
                                               weight_decay=weight_decay, amsgrad=amsgrad,
                                               maximize=maximize, decoupled_weight_decay=True))

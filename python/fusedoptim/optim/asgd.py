@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _checks as C
 from .. import _native
 from .. import functional as F
+from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
 from .base import Optimizer
 
 
@@ -29,26 +32,28 @@ class ASGD(Optimizer):
     _state_flag_mask = _native.SPECS["asgd"]["flags"]["average"]
 
     @staticmethod
-    def _state_flags(args):
+    def _state_flags(args: Hyper) -> int:
         return ASGD._state_flag_mask if args["mu"] != 1 else 0
 
-    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, *,
-                 maximize=False):
+    def __init__(self, params: Params, lr: LR = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
+                 t0: float = 1e6, weight_decay: float = 0, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
                                       weight_decay=weight_decay, maximize=maximize))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return C.checked(group, label, lr=C.nonneg, lambd=C.nonneg, alpha=C.real, t0=C.real,
                          weight_decay=C.nonneg, maximize=C.flag)
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         lr = h["lr"]
         return (("eta", lambda p: np.array(lr, np.float32)),
                 ("mu", lambda p: np.ones((), np.float32)), ("ax", self._zeros_like))
 
-    def _call(self, h, params, grads, bufs, key, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], key: Any, names: list[str]) -> Call:
         step, eta, mu = key
         return ("asgd", (params, grads, bufs["ax"], step), dict(h, eta=eta, mu=mu, names=names))
 
-    def _next_scalar_state(self, h, step, values):
+    def _next_scalar_state(self, h: Hyper, step: int,
+                           values: list[float]) -> tuple[float, ...]:
         return F.asgd_next(step, h["lr"], h["lambd"], h["alpha"], h["t0"])

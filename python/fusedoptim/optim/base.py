@@ -9,7 +9,9 @@ NumPy twin of the functional layer.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
+from types import ModuleType
+from typing import Any, Optional
 
 import numpy as np
 
@@ -17,6 +19,8 @@ from .. import _backends
 from .._native import same_key
 from .. import _checks as C
 from .. import functional as F
+from .._typing import (BufferInits, Call, Grads, Hyper, Label, NewBuffers, ParamGroup, Params,
+                       StateDict, Work)
 from . import _groups as G
 from ._fast import FastStep
 from ._lock import new_lock, one_at_a_time, without_lock
@@ -43,30 +47,30 @@ class Optimizer:
     """
 
     #: state buffers this optimizer may keep, by torch's names
-    _buffer_names: tuple = ()
+    _buffer_names: tuple[str, ...] = ()
     #: whether torch keeps a "step" entry in this optimizer's state
     _has_step: bool = True
     #: per-param scalars torch keeps as 0-d tensors and updates on the host (NAdam's
     #: mu_product, ASGD's eta and mu): kept as 0-d float32 NumPy arrays, torch's dtype
     #: for them, on the host even for device params. Listed in _buffer_names too.
-    _scalar_state: tuple = ()
+    _scalar_state: tuple[str, ...] = ()
     #: flag bits of the kernel that follow the scalar state, and the function giving them
     #: from the scalar function's arguments (see optim/_fast.py)
     _state_flag_mask: int = 0
-    _state_flags = None
+    _state_flags: Optional[Callable[..., int]] = None
     #: the functional layer the updates run through (the reference swaps in NumPy's)
-    _functional = F
+    _functional: ModuleType = F
 
-    def __init__(self, params, defaults: dict):
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         self._lock = new_lock()  # one step at a time: see _lock.py
         self.defaults = dict(defaults)
-        self.param_groups: list[dict] = []
+        self.param_groups: list[dict[str, Any]] = []
         self._groups: list[GroupState] = []
-        self._keys: list | None = None
+        self._keys: Any = None  # the params' keys (params given as a dict), else None
         self._n = 0
         self._version = 0   # bumped whenever params or state are replaced: invalidates the plan
-        self._fast = None   # the reusable plan of the last step, see _fast.py
-        self._backend = None  # host or CUDA, from the first param (_backends.py)
+        self._fast: Optional[FastStep] = None  # the reusable plan of the last step, _fast.py
+        self._backend: Any = None  # host or CUDA, from the first param (_backends.py)
         self._hyper = operator.itemgetter(*self.defaults)
         self._check_hparams(_resolve_lr(self.defaults, 0, "lr"), lambda k: k)
         groups, named = G.split_groups(params)
@@ -79,7 +83,7 @@ class Optimizer:
 
     # ------------------------------------------------------------------ groups
     @one_at_a_time
-    def add_param_group(self, param_group: dict) -> None:
+    def add_param_group(self, param_group: ParamGroup) -> None:
         """Add a group of params with its own hyperparameters (missing ones from the defaults)."""
         if not isinstance(param_group, Mapping) or "params" not in param_group:
             raise TypeError("param_group: expected a dict with a 'params' entry")
@@ -105,22 +109,22 @@ class Optimizer:
         self._version += 1
 
     # State buffers are made by the backend: NumPy arrays, or device arrays next to the param.
-    def _zeros_like(self, p):
+    def _zeros_like(self, p: Any) -> Any:
         return self._backend.zeros_like(p)
 
-    def _empty_like(self, p):
+    def _empty_like(self, p: Any) -> Any:
         return self._backend.empty_like(p)
 
-    def _full_like(self, p, value):
+    def _full_like(self, p: Any, value: float) -> Any:
         return self._backend.full_like(p, value)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # The native plan holds raw pointers: a copy (pickle, deepcopy) makes its own on
         # its first step. The backend holds modules: the copy finds its own from its params.
         # A lock is not copied: the copy gets its own.
         return {**without_lock(self.__dict__), "_fast": None, "_backend": None}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = new_lock()
         self._backend = _backends.for_arrays([p for g in self.param_groups for p in g["params"]])
@@ -131,7 +135,7 @@ class Optimizer:
         return StateView(self)
 
     # -------------------------------------------------------------------- step
-    def step(self, grads=None) -> None:
+    def step(self, grads: Optional[Grads] = None) -> None:
         """Update every param in place from ``grads``.
 
         ``grads``: a list aligned with the params (flattened across groups in order),
@@ -158,14 +162,14 @@ class Optimizer:
                         return
             self._general_step(grads)
 
-    def _fast_key(self):
+    def _fast_key(self) -> tuple[int, list[tuple[int, Any]]]:
         # The plan stores a snapshot of this key (_fast.stored_key) and compares it with
         # _native.same_key: a list edited in place (betas[0] = 0) or a value replaced by
         # an equal one of another type (lr = True for 1.0) makes them differ.
         hyper = self._hyper
         return (self._version, [(id(g["params"]), hyper(g)) for g in self.param_groups])
 
-    def _flat_dict(self, grads):
+    def _flat_dict(self, grads: Any) -> Optional[list[Any]]:
         keys = self._keys
         if keys is None or type(grads) is not dict or len(grads) != len(keys):
             return None
@@ -174,9 +178,10 @@ class Optimizer:
         except KeyError:
             return None
 
-    def _general_step(self, grads) -> None:
+    def _general_step(self, grads: Optional[Grads]) -> None:
         per_group = self._split_grads(grads)
-        calls, commits = [], []
+        calls: list[Call] = []
+        commits: list[tuple[GroupState, list[int], dict[tuple[str, int], Any], Hyper]] = []
         cacheable = self._functional is F
         for gi, (group, gs, glist) in enumerate(zip(self.param_groups, self._groups, per_group)):
             h = self.group_hparams(gi)
@@ -184,13 +189,14 @@ class Optimizer:
             cacheable = cacheable and len(active) == len(glist)
             if not active:
                 continue
-            new = {}  # buffers created on this step: stored only once the step succeeds
+            # buffers created on this step: stored only once the step succeeds
+            new: dict[tuple[str, int], Any] = {}
             for name, init in self._needed_buffers(h):
                 lst = gs.buffer(name)
                 for j in active:
                     if lst[j] is None:
                         new[name, j] = init(group["params"][j])
-            buckets = {}
+            buckets: dict[Hashable, list[int]] = {}
             for j in active:
                 buckets.setdefault(self._bucket_key(gs, j, new), []).append(j)
             cacheable = cacheable and not new and len(buckets) == 1
@@ -217,7 +223,7 @@ class Optimizer:
                 for j in active:
                     self._advance_scalar_state(h, gs, j, gs.steps[j])
 
-    def group_hparams(self, gi: int) -> dict:
+    def group_hparams(self, gi: int) -> Hyper:
         """Group ``gi``'s hyperparameters for its next update, checked; a callable lr is
         evaluated at the number of updates the group has had (the first update uses lr(0))."""
         group, gs = self.param_groups[gi], self._groups[gi]
@@ -225,7 +231,7 @@ class Optimizer:
         return self._check_hparams(_resolve_lr(group, gs.updates, f"{label}['lr']"),
                                    lambda k: f"{label}[{k!r}]")
 
-    def _execute(self, calls) -> list:
+    def _execute(self, calls: list[Call]) -> list[Work]:
         """Run the step's calls: one native call for all, or the reference's NumPy.
         Returns the works that ran."""
         works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
@@ -239,7 +245,7 @@ class Optimizer:
             getattr(self._functional, name)(*args, **kw)
         return works
 
-    def _split_grads(self, grads) -> list[list]:
+    def _split_grads(self, grads: Optional[Grads]) -> list[list[Any]]:
         if grads is None:
             raise TypeError("grads: step() needs the gradients, a list aligned with the params "
                             "or a dict with the params' keys")
@@ -259,7 +265,8 @@ class Optimizer:
             raise TypeError(f"grads: expected a list of arrays or a dict, got {type(grads).__name__}")
         if len(flat) != self._n:
             raise ValueError(f"grads: expected {self._n} arrays (one per param), got {len(flat)}")
-        out, start = [], 0
+        out: list[list[Any]] = []
+        start = 0
         for gs in self._groups:
             out.append(flat[start:start + len(gs.indices)])
             start += len(gs.indices)
@@ -267,12 +274,12 @@ class Optimizer:
 
     # --------------------------------------------------------------- state_dict
     @one_at_a_time
-    def state_dict(self) -> dict:
+    def state_dict(self) -> StateDict:
         """A copy of the state: {"state": {index: {...}}, "param_groups": [...],
         "group_updates": [...]}, NumPy arrays (device state is copied to the host, so a
         checkpoint loads on either side). ``group_updates`` counts the steps that updated
         each group: a callable lr resumes from there after loading."""
-        state = {}
+        state: dict[int, dict[str, Any]] = {}
         view = self.state
         is_array, to_numpy = self._backend.is_array, self._backend.to_numpy
         for i in view:
@@ -283,7 +290,7 @@ class Optimizer:
                 "group_updates": [gs.updates for gs in self._groups]}
 
     @one_at_a_time
-    def load_state_dict(self, state_dict: dict) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Load a state_dict (copied): checked completely before anything changes."""
         new_groups = G.check_loaded_groups(
             self, state_dict, [len(gs.indices) for gs in self._groups],
@@ -292,8 +299,8 @@ class Optimizer:
                 lambda k: f"state_dict param_groups[{gi}][{k!r}]"))
         flat = [(gs, j, p) for group, gs in zip(self.param_groups, self._groups)
                 for j, p in enumerate(group["params"])]
-        new_steps = {}
-        new_bufs = {}
+        new_steps: dict[Any, int] = {}
+        new_bufs: dict[tuple[Any, str], Any] = {}
         for key, entries in state_dict["state"].items():
             if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < self._n:
                 raise ValueError(f"state_dict['state']: key {key!r} is not a param index "
@@ -341,20 +348,20 @@ class Optimizer:
             gs.buffer(name)[j] = arr
 
     # ------------------------------------------------------------ subclass hooks
-    def _check_hparams(self, group: dict, label) -> dict:
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         """Validate a group's hyperparameters; ``label(key)`` names them in errors.
         Returns the values the update uses."""
         raise NotImplementedError
 
-    def _init_state(self, gs: GroupState, group: dict) -> None:
+    def _init_state(self, gs: GroupState, group: dict[str, Any]) -> None:
         """State created with the group (torch creates most state lazily at the first step)."""
 
-    def _needed_buffers(self, h: dict):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         """(name, init) of each buffer the update with hyperparameters ``h`` uses;
         ``init(param)`` creates it for a param that has none yet."""
         return ()
 
-    def _bucket_key(self, gs: GroupState, j: int, new: dict):
+    def _bucket_key(self, gs: GroupState, j: int, new: NewBuffers) -> Hashable:
         """Params with equal keys share one kernel launch: by default the step number (and
         the values of the scalar state, which the kernel takes as per-step scalars)."""
         if not self._scalar_state:
@@ -363,7 +370,7 @@ class Optimizer:
             float(new.get((name, j), gs.buffers.get(name, [None] * (j + 1))[j]))
             for name in self._scalar_state)
 
-    def _advance_scalar_state(self, h: dict, gs: GroupState, j: int, step: int) -> None:
+    def _advance_scalar_state(self, h: Hyper, gs: GroupState, j: int, step: int) -> None:
         """After a step that updated param j of group gs (``step``: its step count, this
         step included): its scalar state's new values, written into its 0-d arrays.
         ``h`` has at least the arguments of the family's scalar function."""
@@ -372,19 +379,20 @@ class Optimizer:
         for name, value in zip(self._scalar_state, new):
             lists[name][j][()] = value
 
-    def _next_scalar_state(self, h: dict, step: int, values: list) -> tuple:
+    def _next_scalar_state(self, h: Hyper, step: int, values: list[float]) -> tuple[float, ...]:
         """The values of the scalar state (in _scalar_state's order) after step ``step``."""
         raise NotImplementedError
 
-    def _call(self, h, params, grads, bufs, key, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any], bufs: dict[str, list[Any]],
+              key: Any, names: list[str]) -> Call:
         """(functional name, args, kwargs) of the update of one bucket."""
         raise NotImplementedError
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return G.describe(self)
 
 
-def _resolve_lr(group: dict, count: int, label: str) -> dict:
+def _resolve_lr(group: Mapping[str, Any], count: int, label: str) -> Mapping[str, Any]:
     """The group with a callable lr replaced by its value after ``count`` updates."""
     lr = group.get("lr")
     if not callable(lr):

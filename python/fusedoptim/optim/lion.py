@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 from .. import _checks as C
+from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
+from ._state import GroupState
 from .base import Optimizer
 
 
@@ -20,20 +25,22 @@ class Lion(Optimizer):
     _buffer_names = ("exp_avg",)
     _has_step = False
 
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False):
+    def __init__(self, params: Params, lr: LR = 1e-4, betas: Betas = (0.9, 0.99),
+                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
                                       maximize=maximize))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         beta1, beta2 = C.betas(label("betas"), group["betas"])
         return dict(C.checked(group, label, lr=C.nonneg, weight_decay=C.nonneg, maximize=C.flag),
                     beta1=beta1, beta2=beta2)
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         return (("exp_avg", self._zeros_like),)
 
-    def _bucket_key(self, gs, j, new):
+    def _bucket_key(self, gs: GroupState, j: int, new: NewBuffers) -> Hashable:
         return 0  # nothing depends on the step count: one launch per group
 
-    def _call(self, h, params, grads, bufs, key, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], key: Any, names: list[str]) -> Call:
         return ("lion", (params, grads, bufs["exp_avg"]), dict(h, names=names))

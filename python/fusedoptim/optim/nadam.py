@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _checks as C
 from .. import functional as F
+from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
 from .base import Optimizer
 
 
@@ -28,27 +31,30 @@ class NAdam(Optimizer):
     _buffer_names = ("mu_product", "exp_avg", "exp_avg_sq")
     _scalar_state = ("mu_product",)
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False):
+    def __init__(self, params: Params, lr: LR = 2e-3, betas: Betas = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         beta1, beta2 = C.betas(label("betas"), group["betas"])
         return dict(C.checked(group, label, lr=C.nonneg, eps=C.nonneg, weight_decay=C.nonneg,
                               momentum_decay=C.nonneg, decoupled_weight_decay=C.flag,
                               maximize=C.flag), beta1=beta1, beta2=beta2)
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         return (("mu_product", lambda p: np.ones((), np.float32)),
                 ("exp_avg", self._zeros_like), ("exp_avg_sq", self._zeros_like))
 
-    def _call(self, h, params, grads, bufs, key, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], key: Any, names: list[str]) -> Call:
         step, mu_product = key
         return ("nadam", (params, grads, bufs["exp_avg"], bufs["exp_avg_sq"], mu_product, step),
                 dict(h, names=names))
 
-    def _next_scalar_state(self, h, step, values):
+    def _next_scalar_state(self, h: Hyper, step: int,
+                           values: list[float]) -> tuple[float, ...]:
         return (F.nadam_mu_product(values[0], step, h["beta1"], h["momentum_decay"]),)

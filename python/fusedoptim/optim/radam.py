@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _checks as C
+from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
 from .base import Optimizer
 
 
@@ -23,21 +26,23 @@ class RAdam(Optimizer):
 
     _buffer_names = ("exp_avg", "exp_avg_sq")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 decoupled_weight_decay=False, *, maximize=False):
+    def __init__(self, params: Params, lr: LR = 1e-3, betas: Betas = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, decoupled_weight_decay: bool = False,
+                 *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         beta1, beta2 = C.betas(label("betas"), group["betas"])
         return dict(C.checked(group, label, lr=C.nonneg, eps=C.nonneg, weight_decay=C.nonneg,
                               decoupled_weight_decay=C.flag, maximize=C.flag),
                     beta1=beta1, beta2=beta2)
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         return (("exp_avg", self._zeros_like), ("exp_avg_sq", self._zeros_like))
 
-    def _call(self, h, params, grads, bufs, step, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], step: int, names: list[str]) -> Call:
         return ("radam", (params, grads, bufs["exp_avg"], bufs["exp_avg_sq"], step),
                 dict(h, names=names))

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _checks as C
+from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
 from .base import Optimizer
 
 
@@ -18,12 +21,13 @@ class RMSprop(Optimizer):
 
     _buffer_names = ("square_avg", "momentum_buffer", "grad_avg")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False):
+    def __init__(self, params: Params, lr: LR = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
+                 maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return dict(lr=C.nonneg(label("lr"), group["lr"]),
                     alpha=C.nonneg(label("alpha"), group["alpha"]),
                     eps=C.nonneg(label("eps"), group["eps"]),
@@ -32,7 +36,7 @@ class RMSprop(Optimizer):
                     centered=C.flag(label("centered"), group["centered"]),
                     maximize=C.flag(label("maximize"), group["maximize"]))
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         out = [("square_avg", self._zeros_like)]
         if h["momentum"] > 0:
             out.append(("momentum_buffer", self._zeros_like))
@@ -40,6 +44,7 @@ class RMSprop(Optimizer):
             out.append(("grad_avg", self._zeros_like))
         return out
 
-    def _call(self, h, params, grads, bufs, step, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], step: int, names: list[str]) -> Call:
         return ("rmsprop", (params, grads, bufs["square_avg"], bufs.get("grad_avg"),
                             bufs.get("momentum_buffer")), dict(h, names=names))

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _checks as C
+from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
 from .base import Optimizer
 
 
@@ -21,11 +24,11 @@ class Rprop(Optimizer):
 
     _buffer_names = ("prev", "step_size")
 
-    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
-                 maximize=False):
+    def __init__(self, params: Params, lr: LR = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         etas = C.pair(label("etas"), group["etas"])
         sizes = C.pair(label("step_sizes"), group["step_sizes"])
         etaminus, etaplus = C.real(label("etas") + "[0]", etas[0]), C.real(label("etas") + "[1]",
@@ -40,10 +43,11 @@ class Rprop(Optimizer):
                     step_size_min=lo, step_size_max=hi,
                     maximize=C.flag(label("maximize"), group["maximize"]))
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         lr = h["lr"]
         return (("prev", self._zeros_like), ("step_size", lambda p: self._full_like(p, lr)))
 
-    def _call(self, h, params, grads, bufs, step, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], step: int, names: list[str]) -> Call:
         kw = {k: v for k, v in h.items() if k != "lr"}
         return ("rprop", (params, grads, bufs["prev"], bufs["step_size"]), dict(kw, names=names))

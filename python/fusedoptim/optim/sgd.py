@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 from .. import _checks as C
+from .._typing import BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
+from ._state import GroupState
 from .base import Optimizer
 
 
@@ -22,13 +27,14 @@ class SGD(Optimizer):
     _buffer_names = ("momentum_buffer",)
     _has_step = False
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False):
+    def __init__(self, params: Params, lr: LR = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
 
-    def _check_hparams(self, group, label):
+    def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         h = dict(lr=C.nonneg(label("lr"), group["lr"]),
                  momentum=C.nonneg(label("momentum"), group["momentum"]),
                  dampening=C.real(label("dampening"), group["dampening"]),
@@ -40,12 +46,13 @@ class SGD(Optimizer):
                              "and zero dampening")
         return h
 
-    def _needed_buffers(self, h):
+    def _needed_buffers(self, h: Hyper) -> BufferInits:
         return (("momentum_buffer", self._empty_like),) if h["momentum"] != 0 else ()
 
-    def _bucket_key(self, gs, j, new):
+    def _bucket_key(self, gs: GroupState, j: int, new: NewBuffers) -> Hashable:
         return ("momentum_buffer", j) in new  # first step of this buffer: it takes the gradient
 
-    def _call(self, h, params, grads, bufs, first_step, names):
+    def _call(self, h: Hyper, params: list[Any], grads: list[Any],
+              bufs: dict[str, list[Any]], first_step: bool, names: list[str]) -> Call:
         return ("sgd", (params, grads, bufs.get("momentum_buffer")),
                 dict(h, first_step=first_step, names=names))

@@ -1,0 +1,101 @@
+"""Type stubs of fusedoptim._core, the compiled core (csrc/bindings/*.cpp).
+
+A work is ``(family, flags, scalars, operands, names)``: see csrc/bindings/work_parse.h.
+"""
+from collections.abc import Sequence
+from typing import Any, ClassVar, Optional, TypedDict
+
+import numpy as np
+
+from ._typing import Work
+
+class StalePlan(Exception):
+    """A Plan that no longer applies; nothing was changed."""
+
+class Plan:
+    """A checked step reused while only gradients and scalars change."""
+
+    def __init__(self, works: list[Work]) -> None: ...
+    def __len__(self) -> int: ...
+    def run(self, grads: list[Any], scalars: list[Sequence[float]]) -> None: ...
+
+class Reduction:
+    """The multi-tensor reductions of :func:`reduce` (a pybind11 enum)."""
+
+    SUM_SQUARES: ClassVar[Reduction]
+    MAX_ABS: ClassVar[Reduction]
+    SUM_POW: ClassVar[Reduction]
+    FINITE_PROBE: ClassVar[Reduction]
+    DOT: ClassVar[Reduction]
+    __members__: ClassVar[dict[str, Reduction]]
+
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class _CpuFeatures(TypedDict):
+    sse4_2: bool
+    avx: bool
+    avx2: bool
+    fma: bool
+    avx512f: bool
+    os_avx: bool
+    os_avx512: bool
+
+class _BuildInfo(TypedDict):
+    compiler: str
+    openmp: bool
+    openmp_version: Optional[int]
+    num_threads: int
+    isa_compiled: list[str]
+    isa_supported: list[str]
+    isa: str
+    cpu_features: _CpuFeatures
+    chunk_elems: int
+
+class _KernelSpec(TypedDict):
+    id: int
+    operands: list[tuple[str, bool, int]]
+    scalars: list[str]
+    flags: dict[str, int]
+
+def run(works: list[Work]) -> None:
+    """Check every work completely, then apply all of them in one multi-tensor pass."""
+
+def validate(works: list[Work]) -> None:
+    """Run every check of run() and change nothing."""
+
+def check_params(arrays: Sequence[Any], names: Optional[Sequence[str]] = None) -> None:
+    """Check arrays an optimizer will update in place."""
+
+def same_key(stored: object, live: object) -> bool:
+    """Whether a plan's stored key equals the live one (numbers of the same type only)."""
+
+def reduce(kind: Reduction, arrays: list[Any], scalar: float = 1.0,
+           names: Optional[Sequence[str]] = None, others: Optional[list[Any]] = None) -> float:
+    """One multi-tensor reduction over every element of every array."""
+
+def softmax_xent(logits: np.ndarray, targets: np.ndarray,
+                 grad_scale: float) -> tuple[float, np.ndarray]:
+    """Sum over rows of the softmax cross-entropy, and its gradient times grad_scale."""
+
+def build_info() -> _BuildInfo:
+    """What was compiled and what runs."""
+
+def kernel_specs() -> dict[str, _KernelSpec]:
+    """Operands, scalars and flag bits of every kernel family."""
+
+def get_num_threads() -> int: ...
+def set_num_threads(n: int) -> None:
+    """Threads the kernels use: 1 to 1024."""
+
+def set_isa(name: str) -> None:
+    """Force an ISA path (scalar, avx2, avx512)."""
+
+def get_isa() -> str: ...
