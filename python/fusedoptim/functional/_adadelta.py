@@ -1,18 +1,21 @@
-"""Adadelta (torch.optim.Adadelta)."""
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _checks as C
+from .._typing import ArrayList, Names, Work
 from ._kernel import ID, flags, kernel_scalars, run, scalar_packer
 
 _pack = scalar_packer("adadelta")
 
 
 @kernel_scalars("adadelta", by_step=False)
-def adadelta_scalars(step, lr, rho, eps, weight_decay, **_):
+def adadelta_scalars(step: int | None, lr: float, rho: float, eps: float, weight_decay: float,
+                     **_: Any) -> tuple[float, ...]:
     return _pack(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
 
 
-def rho_value(name, value) -> float:
+def rho_value(name: str, value: float) -> float:
     """Adadelta's decay rate, in [0, 1] as torch accepts it."""
     v = C.real(name, value)
     if not 0.0 <= v <= 1.0:
@@ -20,8 +23,9 @@ def rho_value(name, value) -> float:
     return v
 
 
-def adadelta_work(params, grads, square_avgs, acc_deltas, *, lr, rho=0.9, eps=1e-6,
-                  weight_decay=0.0, maximize=False, names=None):
+def adadelta_work(params: ArrayList, grads: ArrayList, square_avgs: ArrayList,
+                  acc_deltas: ArrayList, *, lr: float, rho: float = 0.9, eps: float = 1e-6,
+                  weight_decay: float = 0.0, maximize: bool = False, names: Names = None) -> Work:
     lr = C.nonneg("lr", lr)
     rho = rho_value("rho", rho)
     eps = C.nonneg("eps", eps)
@@ -32,8 +36,9 @@ def adadelta_work(params, grads, square_avgs, acc_deltas, *, lr, rho=0.9, eps=1e
             (params, grads, square_avgs, acc_deltas), names)
 
 
-def adadelta(params, grads, square_avgs, acc_deltas, *, lr=1.0, rho=0.9, eps=1e-6,
-             weight_decay=0.0, maximize=False):
+def adadelta(params: ArrayList, grads: ArrayList, square_avgs: ArrayList, acc_deltas: ArrayList, *,
+             lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
+             maximize: bool = False) -> None:
     r"""Adadelta, as torch.optim.Adadelta. ``square_avgs`` and ``acc_deltas`` start at zero.
 
     .. math::

@@ -1,9 +1,10 @@
-"""Adam, AdamW and AMSGrad (torch.optim.Adam / AdamW)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .. import _checks as C
+from .._typing import ArrayList, Names, Work
 from ._kernel import ID, flags, kernel_scalars, run, scalar_packer
 
 _pack = scalar_packer("adam")
@@ -19,15 +20,18 @@ def finite_step_size(lr: float, bias_correction1: float, step: int) -> float:
 
 
 @kernel_scalars("adam", by_step=True)
-def adam_scalars(step, lr, beta1, beta2, eps, weight_decay, **_):
+def adam_scalars(step: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+                 **_: Any) -> tuple[float, ...]:
     return _pack(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                  step_size=finite_step_size(lr, 1 - beta1 ** step, step),
                  bias_correction2_sqrt=(1 - beta2 ** step) ** 0.5)
 
 
-def adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
-              beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
-              decoupled_weight_decay=False, names=None):
+def adam_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: ArrayList,
+              max_exp_avg_sqs: ArrayList | None, step: int, *, lr: float, beta1: float = 0.9,
+              beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+              amsgrad: bool = False, maximize: bool = False, decoupled_weight_decay: bool = False,
+              names: Names = None) -> Work:
     lr = C.nonneg("lr", lr)
     beta1 = C.in_unit_interval("beta1", beta1)
     beta2 = C.in_unit_interval("beta2", beta2)
@@ -41,9 +45,10 @@ def adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr
             (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None), names)
 
 
-def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
-         beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
-         decoupled_weight_decay=False):
+def adam(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: ArrayList,
+         max_exp_avg_sqs: ArrayList | None, step: int, *, lr: float, beta1: float = 0.9,
+         beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+         maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
     r"""Adam (bias-corrected), as torch.optim.Adam; AdamW with ``decoupled_weight_decay``.
     ``step`` is the number of this update, t = 1 for the first.
 
@@ -64,8 +69,10 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, bet
                            decoupled_weight_decay=decoupled_weight_decay)])
 
 
-def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
-          beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+def adamw(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: ArrayList,
+          max_exp_avg_sqs: ArrayList | None, step: int, *, lr: float, beta1: float = 0.9,
+          beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 1e-2,
+          amsgrad: bool = False, maximize: bool = False) -> None:
     """AdamW: :func:`adam` with decoupled weight decay, p <- p * (1 - lr * weight_decay)."""
     adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr=lr, beta1=beta1,
          beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,

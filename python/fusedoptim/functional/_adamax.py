@@ -1,7 +1,9 @@
-"""Adamax (torch.optim.Adamax)."""
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _checks as C
+from .._typing import ArrayList, Names, Work
 from ._adam import finite_step_size
 from ._kernel import ID, flags, kernel_scalars, run, scalar_packer
 
@@ -9,13 +11,16 @@ _pack = scalar_packer("adamax")
 
 
 @kernel_scalars("adamax", by_step=True)
-def adamax_scalars(step, lr, beta1, beta2, eps, weight_decay, **_):
+def adamax_scalars(step: int, lr: float, beta1: float, beta2: float, eps: float,
+                   weight_decay: float, **_: Any) -> tuple[float, ...]:
     return _pack(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                  clr=finite_step_size(lr, 1 - beta1 ** step, step))
 
 
-def adamax_work(params, grads, exp_avgs, exp_infs, step, *, lr, beta1=0.9, beta2=0.999,
-                eps=1e-8, weight_decay=0.0, maximize=False, names=None):
+def adamax_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_infs: ArrayList,
+                step: int, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                eps: float = 1e-8, weight_decay: float = 0.0, maximize: bool = False,
+                names: Names = None) -> Work:
     lr = C.nonneg("lr", lr)
     beta1 = C.in_unit_interval("beta1", beta1)
     beta2 = C.in_unit_interval("beta2", beta2)
@@ -29,8 +34,9 @@ def adamax_work(params, grads, exp_avgs, exp_infs, step, *, lr, beta1=0.9, beta2
             (params, grads, exp_avgs, exp_infs), names)
 
 
-def adamax(params, grads, exp_avgs, exp_infs, step, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
-           weight_decay=0.0, maximize=False):
+def adamax(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_infs: ArrayList, step: int,
+           *, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+           weight_decay: float = 0.0, maximize: bool = False) -> None:
     r"""Adamax, as torch.optim.Adamax; ``step`` is the number of this update (1 first).
 
     .. math::

@@ -1,17 +1,18 @@
-"""ASGD, averaged SGD (torch.optim.ASGD)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from .. import _checks as C
+from .._typing import ArrayList, Names, Work
 from ._kernel import ID, flags, kernel_scalars, run, scalar_packer
 
 _pack = scalar_packer("asgd")
 
 
-def asgd_next(step, lr, lambd, alpha, t0) -> tuple[float, float]:
+def asgd_next(step: int, lr: float, lambd: float, alpha: float, t0: float) -> tuple[float, float]:
     """(eta, mu) after step t, rounded to float32 as torch keeps them (0-d float32 tensors
     set from Python floats): eta = lr / (1 + lambd lr t)^alpha, mu = 1 / max(1, t - t0)."""
     try:
@@ -23,14 +24,18 @@ def asgd_next(step, lr, lambd, alpha, t0) -> tuple[float, float]:
 
 
 @kernel_scalars("asgd", by_step=True)
-def asgd_scalars(step, eta, lambd, mu, weight_decay, lr=None, alpha=None, t0=None, **_):
+def asgd_scalars(step: int | None, eta: float, lambd: float, mu: float, weight_decay: float,
+                 lr: float | None = None, alpha: float | None = None, t0: float | None = None,
+                 **_: Any) -> tuple[float, ...]:
     # lr, alpha and t0 set the next eta and mu, not this step's scalars: parameters here so
     # that a reused plan (optim/_fast.py) has them when it advances the state.
     return _pack(eta=eta, lambd=lambd, mu=mu, weight_decay=weight_decay)
 
 
-def asgd_work(params, grads, axs, step, *, eta, mu, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6,
-              weight_decay=0.0, maximize=False, names=None):
+def asgd_work(params: ArrayList, grads: ArrayList, axs: ArrayList, step: int, *, eta: float,
+              mu: float, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
+              t0: float = 1e6, weight_decay: float = 0.0, maximize: bool = False,
+              names: Names = None) -> Work:
     eta = C.nonneg("eta", eta)
     mu = C.nonneg("mu", mu)
     C.nonneg("lr", lr)
@@ -48,8 +53,9 @@ def asgd_work(params, grads, axs, step, *, eta, mu, lr=1e-2, lambd=1e-4, alpha=0
             (params, grads, axs), names)
 
 
-def asgd(params, grads, axs, step, *, eta, mu, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6,
-         weight_decay=0.0, maximize=False) -> tuple[float, float]:
+def asgd(params: ArrayList, grads: ArrayList, axs: ArrayList, step: int, *, eta: float, mu: float,
+         lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6,
+         weight_decay: float = 0.0, maximize: bool = False) -> tuple[float, float]:
     r"""ASGD, as torch.optim.ASGD; ``step`` is the number of this update (1 first), ``eta``
     and ``mu`` the values left by the step before (``lr`` and 1 at first; torch's state).
     ``axs`` (the averages) start at zero. Returns ``(eta, mu)`` for the next step.

@@ -9,9 +9,16 @@ scalar function names each value it returns and cannot return them out of order.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from .. import _backends
 from .. import _checks as C
 from .. import _native
+
+#: a per-step scalar function: ``fn(step, <hyperparameters>...)`` -> the kernel's scalars
+ScalarFn = Callable[..., "tuple[float, ...]"]
+_Fn = TypeVar("_Fn", bound=ScalarFn)
 
 ID = {name: spec["id"] for name, spec in _native.SPECS.items()}
 _FLAGS = {name: spec["flags"] for name, spec in _native.SPECS.items()}
@@ -21,10 +28,10 @@ run = _backends.run
 #: functional name -> (scalar function, whether its scalars change with the step number).
 #: Filled by :func:`kernel_scalars`; a reused plan (optim/_fast.py) recomputes each
 #: step's scalars through it.
-SCALARS: dict = {}
+SCALARS: dict[str, tuple[ScalarFn, bool]] = {}
 
 
-def backend(params):
+def backend(params: Any) -> Any:
     """Host or CUDA, from the first param (the native checks name any array of the
     other side)."""
     return _backends.for_arrays(params) if isinstance(params, (list, tuple)) else _backends.HOST
@@ -37,25 +44,25 @@ def flags(family: str, **on: bool) -> int:
     return sum(bits[name] for name, value in on.items() if value)
 
 
-def scalar_packer(family: str):
+def scalar_packer(family: str) -> ScalarFn:
     """A function taking the family's scalars as keywords and returning them as a tuple
     in the kernel's order. Generated from the spec (like collections.namedtuple, but a
     plain tuple and about 10x cheaper to call, since it runs on every step)."""
     names = _native.SPECS[family]["scalars"]
     args = ", ".join(names)
     src = f"def pack(*, {args}):\n    return ({args}{',' if len(names) == 1 else ''})\n"
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec(src, namespace)  # noqa: S102 - the names are the kernel spec's identifiers
-    pack = namespace["pack"]
+    pack: ScalarFn = namespace["pack"]
     pack.__qualname__ = f"{family}_scalars_pack"
     return pack
 
 
-def kernel_scalars(name: str, *, by_step: bool):
+def kernel_scalars(name: str, *, by_step: bool) -> Callable[[_Fn], _Fn]:
     """Registers a per-step scalar function under its functional ``name``. Such a function
     is pure: ``fn(step, <checked hyperparameters>...)`` (positionally, in the order of its
     parameters), so that a reused plan can call it cheaply at every step."""
-    def register(fn):
+    def register(fn: _Fn) -> _Fn:
         SCALARS[name] = (fn, by_step)
         return fn
     return register

@@ -1,27 +1,30 @@
-"""NAdam (torch.optim.NAdam)."""
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from .. import _checks as C
+from .._typing import ArrayList, Names, Work
 from ._kernel import ID, flags, kernel_scalars, run, scalar_packer
 
 _pack = scalar_packer("nadam")
 
 
-def nadam_mu(step, beta1, momentum_decay) -> float:
+def nadam_mu(step: int, beta1: float, momentum_decay: float) -> float:
     """The momentum coefficient of step t: beta1 (1 - 0.5 * 0.96^(t * momentum_decay))."""
     return beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
 
 
-def nadam_mu_product(mu_product, step, beta1, momentum_decay) -> float:
+def nadam_mu_product(mu_product: float, step: int, beta1: float, momentum_decay: float) -> float:
     """mu_product after step t, in float32 as torch keeps it (a float32 0-d tensor
     multiplied by the Python float mu_t, which torch casts to float32 first)."""
     return float(np.float32(mu_product) * np.float32(nadam_mu(step, beta1, momentum_decay)))
 
 
 @kernel_scalars("nadam", by_step=True)
-def nadam_scalars(step, lr, beta1, beta2, eps, weight_decay, momentum_decay, mu_product, **_):
+def nadam_scalars(step: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+                  momentum_decay: float, mu_product: float, **_: Any) -> tuple[float, ...]:
     mu = nadam_mu(step, beta1, momentum_decay)
     mu_next = nadam_mu(step + 1, beta1, momentum_decay)
     product = nadam_mu_product(mu_product, step, beta1, momentum_decay)
@@ -31,9 +34,11 @@ def nadam_scalars(step, lr, beta1, beta2, eps, weight_decay, momentum_decay, mu_
                  c_avg=(-lr * mu_next) / (1.0 - product * mu_next))
 
 
-def nadam_work(params, grads, exp_avgs, exp_avg_sqs, mu_product, step, *, lr, beta1=0.9,
-               beta2=0.999, eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-               decoupled_weight_decay=False, maximize=False, names=None):
+def nadam_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: ArrayList,
+               mu_product: float, step: int, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+               eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+               decoupled_weight_decay: bool = False, maximize: bool = False,
+               names: Names = None) -> Work:
     lr = C.nonneg("lr", lr)
     beta1 = C.in_unit_interval("beta1", beta1)
     beta2 = C.in_unit_interval("beta2", beta2)
@@ -54,9 +59,10 @@ def nadam_work(params, grads, exp_avgs, exp_avg_sqs, mu_product, step, *, lr, be
             (params, grads, exp_avgs, exp_avg_sqs), names)
 
 
-def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_product, step, *, lr, beta1=0.9, beta2=0.999,
-          eps=1e-8, weight_decay=0.0, momentum_decay=4e-3, decoupled_weight_decay=False,
-          maximize=False) -> float:
+def nadam(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: ArrayList,
+          mu_product: float, step: int, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+          eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+          decoupled_weight_decay: bool = False, maximize: bool = False) -> float:
     r"""NAdam, as torch.optim.NAdam; ``step`` is the number of this update (1 first) and
     ``mu_product`` the product of the momentum coefficients of the steps before (1.0 at
     first). Returns the new ``mu_product`` (float32 arithmetic, as torch keeps it).

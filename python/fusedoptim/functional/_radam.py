@@ -1,13 +1,15 @@
-"""RAdam (torch.optim.RAdam)."""
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _checks as C
+from .._typing import ArrayList, Names, Work
 from ._kernel import ID, flags, kernel_scalars, run, scalar_packer
 
 _pack = scalar_packer("radam")
 
 
-def radam_rect(step, beta2) -> float:
+def radam_rect(step: int, beta2: float) -> float:
     """The variance rectification of step t, or 0.0 when rho_t <= 5 (not rectified)."""
     bias_correction2 = 1 - beta2 ** step
     rho_inf = 2 / (1 - beta2) - 1
@@ -18,15 +20,17 @@ def radam_rect(step, beta2) -> float:
 
 
 @kernel_scalars("radam", by_step=True)
-def radam_scalars(step, lr, beta1, beta2, eps, weight_decay, **_):
+def radam_scalars(step: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+                  **_: Any) -> tuple[float, ...]:
     return _pack(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                  bias_correction1=1 - beta1 ** step,
                  bias_correction2_sqrt=(1 - beta2 ** step) ** 0.5, rect=radam_rect(step, beta2))
 
 
-def radam_work(params, grads, exp_avgs, exp_avg_sqs, step, *, lr, beta1=0.9, beta2=0.999,
-               eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False, maximize=False,
-               names=None):
+def radam_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: ArrayList,
+               step: int, *, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+               weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
+               maximize: bool = False, names: Names = None) -> Work:
     lr = C.nonneg("lr", lr)
     beta1 = C.in_unit_interval("beta1", beta1)
     beta2 = C.in_unit_interval("beta2", beta2)
@@ -41,8 +45,10 @@ def radam_work(params, grads, exp_avgs, exp_avg_sqs, step, *, lr, beta1=0.9, bet
             (params, grads, exp_avgs, exp_avg_sqs), names)
 
 
-def radam(params, grads, exp_avgs, exp_avg_sqs, step, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
-          weight_decay=0.0, decoupled_weight_decay=False, maximize=False):
+def radam(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: ArrayList,
+          step: int, *, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+          weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
+          maximize: bool = False) -> None:
     r"""RAdam, as torch.optim.RAdam; ``step`` is the number of this update (1 first).
 
     .. math::

@@ -1,14 +1,17 @@
-"""Rprop (torch.optim.Rprop)."""
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _checks as C
+from .._typing import ArrayList, Names, Work
 from ._kernel import ID, flags, kernel_scalars, run, scalar_packer
 
 _pack = scalar_packer("rprop")
 
 
 @kernel_scalars("rprop", by_step=False)
-def rprop_scalars(step, etaminus, etaplus, step_size_min, step_size_max, lr=None, **_):
+def rprop_scalars(step: int | None, etaminus: float, etaplus: float, step_size_min: float,
+                  step_size_max: float, lr: float | None = None, **_: Any) -> tuple[float, ...]:
     # lr only seeds the step sizes and is no scalar of the kernel; it is a parameter here so
     # that a reused plan (optim/_fast.py) still evaluates and checks a callable lr at every
     # step, as the general path does.
@@ -16,8 +19,9 @@ def rprop_scalars(step, etaminus, etaplus, step_size_min, step_size_max, lr=None
                  step_size_max=step_size_max)
 
 
-def rprop_work(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_size_max=50.0,
-               etaminus=0.5, etaplus=1.2, maximize=False, names=None):
+def rprop_work(params: ArrayList, grads: ArrayList, prevs: ArrayList, step_sizes: ArrayList, *,
+               step_size_min: float = 1e-6, step_size_max: float = 50.0, etaminus: float = 0.5,
+               etaplus: float = 1.2, maximize: bool = False, names: Names = None) -> Work:
     etaminus = C.real("etaminus", etaminus)
     etaplus = C.real("etaplus", etaplus)
     if not 0.0 < etaminus < 1.0 < etaplus:
@@ -32,8 +36,9 @@ def rprop_work(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_siz
             names)
 
 
-def rprop(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_size_max=50.0,
-          etaminus=0.5, etaplus=1.2, maximize=False):
+def rprop(params: ArrayList, grads: ArrayList, prevs: ArrayList, step_sizes: ArrayList, *,
+          step_size_min: float = 1e-6, step_size_max: float = 50.0, etaminus: float = 0.5,
+          etaplus: float = 1.2, maximize: bool = False) -> None:
     r"""Rprop, as torch.optim.Rprop. ``prevs`` start at zero and ``step_sizes`` at lr.
 
     .. math::

@@ -1,18 +1,23 @@
-"""SGD with momentum (torch.optim.SGD)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from .. import _checks as C
+from .._typing import Array, ArrayList, Names, Work
 from ._kernel import ID, backend, flags, kernel_scalars, run, scalar_packer
 
 _pack = scalar_packer("sgd")
 
 
 @kernel_scalars("sgd", by_step=False)
-def sgd_scalars(step, lr, momentum, dampening, weight_decay, **_):
+def sgd_scalars(step: int | None, lr: float, momentum: float, dampening: float, weight_decay: float,
+                **_: Any) -> tuple[float, ...]:
     return _pack(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
 
 
-def _sgd_hparams(lr, momentum, dampening, weight_decay, nesterov):
+def _sgd_hparams(lr: float, momentum: float, dampening: float, weight_decay: float,
+                 nesterov: bool) -> tuple[float, float, float, float]:
     lr = C.nonneg("lr", lr)
     momentum = C.nonneg("momentum", momentum)
     dampening = C.real("dampening", dampening)
@@ -22,8 +27,10 @@ def _sgd_hparams(lr, momentum, dampening, weight_decay, nesterov):
     return lr, momentum, dampening, weight_decay
 
 
-def sgd_work(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
-             weight_decay=0.0, nesterov=False, maximize=False, first_step=False, names=None):
+def sgd_work(params: ArrayList, grads: ArrayList, momentum_buffers: Sequence[Array | None] | None,
+             *, lr: float, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+             nesterov: bool = False, maximize: bool = False, first_step: bool = False,
+             names: Names = None) -> Work:
     lr, momentum, dampening, weight_decay = _sgd_hparams(lr, momentum, dampening, weight_decay,
                                                          nesterov)
     f = flags("sgd", maximize=maximize, weight_decay=weight_decay != 0, momentum=momentum != 0,
@@ -33,7 +40,8 @@ def sgd_work(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0
             (params, grads, momentum_buffers if momentum != 0 else None), names)
 
 
-def _sgd_split_works(params, grads, momentum_buffers, missing, kw, new=None):
+def _sgd_split_works(params: ArrayList, grads: ArrayList, momentum_buffers: Any,
+                     missing: list[int], kw: dict[str, Any], new: Any = None) -> list[Work]:
     """The works of an sgd call whose buffers at ``missing`` are None: one for the params
     with a buffer, one for those taking a new one (``new``: index -> the new buffer; None:
     the second work leaves the buffers out, to check the other arrays before any exists)."""
@@ -53,7 +61,9 @@ def _sgd_split_works(params, grads, momentum_buffers, missing, kw, new=None):
     return works
 
 
-def sgd_missing_buffers(params, grads, momentum_buffers, validate, kw) -> list:
+def sgd_missing_buffers(params: ArrayList, grads: ArrayList,
+                        momentum_buffers: Sequence[Array | None] | None,
+                        validate: Callable[[list[Work]], None], kw: dict[str, Any]) -> list[int]:
     """Check everything of an sgd call (``kw``: its keywords) while creating and writing
     nothing; ``validate`` checks works without running them. Returns the indices of the
     None entries of ``momentum_buffers`` that the call fills with new buffers (empty when
@@ -79,8 +89,9 @@ def sgd_missing_buffers(params, grads, momentum_buffers, validate, kw) -> list:
     return missing
 
 
-def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
-        weight_decay=0.0, nesterov=False, maximize=False):
+def sgd(params: ArrayList, grads: ArrayList, momentum_buffers: Sequence[Array | None] | None, *,
+        lr: float, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+        nesterov: bool = False, maximize: bool = False) -> None:
     r"""SGD with momentum, as torch.optim.SGD.
 
     .. math::
@@ -94,8 +105,8 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
     stored into the list, as torch does. Ignored when momentum is 0. Everything is
     checked before a buffer is created: a call that raises leaves the list as it was.
     """
-    kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-              nesterov=nesterov, maximize=maximize)
+    kw: dict[str, Any] = dict(lr=lr, momentum=momentum, dampening=dampening,
+                              weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
     side = backend(params)
     missing = sgd_missing_buffers(params, grads, momentum_buffers, side.validate, kw)
     if not missing:
@@ -106,4 +117,4 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0,
     new = {i: side.empty_like(params[i]) for i in missing}
     run(_sgd_split_works(params, grads, momentum_buffers, missing, kw, new))
     for i, b in new.items():
-        momentum_buffers[i] = b
+        momentum_buffers[i] = b  # type: ignore[index]  # a list: sgd_missing_buffers checked
