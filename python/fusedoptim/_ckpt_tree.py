@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,11 +31,12 @@ _INT64 = 1 << 63
 _TAGS = ("dict", "list", "tuple", "array", "scalar", "float", "int")
 
 
-def _sub(path: str, key) -> str:
+def _sub(path: str, key: object) -> str:
     return f"{path}[{key!r}]"
 
 
-def encode(obj, arrays: list, path: str = "obj", depth: int = 0, active=None):
+def encode(obj: Any, arrays: list[np.ndarray], path: str = "obj", depth: int = 0,
+           active: set[int] | None = None) -> Any:
     """The JSON node of ``obj``; arrays (and NumPy scalars as 0-d arrays) are appended to
     ``arrays``. Raises TypeError/ValueError naming the path of anything that cannot be
     saved exactly."""
@@ -49,8 +51,8 @@ def encode(obj, arrays: list, path: str = "obj", depth: int = 0, active=None):
         arrays.append(check_array(np.array(obj), path))
         return {"scalar": len(arrays) - 1}
     if isinstance(obj, numbers.Integral):
-        v = int(obj)
-        return v if -_INT64 <= v < _INT64 else {"int": hex(v)}
+        n = int(obj)
+        return n if -_INT64 <= n < _INT64 else {"int": hex(n)}
     if isinstance(obj, float):
         v = float(obj)
         if math.isfinite(v):
@@ -115,7 +117,8 @@ class ManifestError(ValueError):
     """The manifest's structure is not one save() writes."""
 
 
-def decode(node, arrays: list, used: list, where: str = "root", depth: int = 0):
+def decode(node: Any, arrays: list[np.ndarray], used: list[bool], where: str = "root",
+           depth: int = 0) -> Any:
     """The object of a JSON node; ``arrays[i]`` replaces {"array": i}, and ``used[i]`` is
     set (each index must appear exactly once)."""
     if depth > MAX_DEPTH:
@@ -176,6 +179,6 @@ def decode(node, arrays: list, used: list, where: str = "root", depth: int = 0):
     return tuple(items) if tag == "tuple" else items
 
 
-def _short(x) -> str:
+def _short(x: object) -> str:
     text = repr(x)
     return text if len(text) <= 80 else text[:77] + "..."

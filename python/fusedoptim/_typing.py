@@ -23,6 +23,8 @@ class CudaArray(Protocol):
 Array = Union[np.ndarray, CudaArray]
 #: a list (or tuple) of arrays, aligned with the params
 ArrayList = Sequence[Array]
+#: one array, or a list of arrays
+Arrays = Union[Array, Sequence[Array]]
 #: a param group: ``{"params": [...], "lr": ..., <hyperparameters>}``
 ParamGroup = Mapping[str, Any]
 #: what an optimizer takes: a list of arrays, a dict name -> array, or a list of groups
@@ -54,5 +56,6 @@ BufferInits = Sequence[Tuple[str, Callable[[Any], Any]]]
 #: loss and its derivatives (see each optimizer's ``step``)
 Closure = Callable[[], Any]
 
-__all__ = ["CudaArray", "Array", "ArrayList", "ParamGroup", "Params", "Grads", "LR", "Betas",
-           "Names", "StateDict", "Work", "Call", "NewBuffers", "Hyper", "Label", "BufferInits", "Closure"]
+__all__ = ["CudaArray", "Array", "ArrayList", "Arrays", "ParamGroup", "Params", "Grads", "LR",
+           "Betas", "Names", "StateDict", "Work", "Call", "NewBuffers", "Hyper", "Label",
+           "BufferInits", "Closure"]

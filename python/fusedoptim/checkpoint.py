@@ -43,6 +43,7 @@ import re
 import secrets
 import struct
 import zipfile
+from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 
@@ -65,13 +66,13 @@ class CheckpointError(ValueError):
 
 
 # ------------------------------------------------------------------------------- save
-def save(path, obj) -> None:
+def save(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` to ``path`` atomically (see the module's docstring for the format)."""
     path = _fspath(path)
     folder, base = os.path.split(os.path.abspath(path))
     if not os.path.basename(path):
         raise ValueError(f"path: {path!r} names a folder, not a file")
-    arrays = []
+    arrays: list[np.ndarray] = []
     root = T.encode(obj, arrays)     # every check before any file is touched
     entries = [{"member": _member(i), "dtype": np.lib.format.dtype_to_descr(a.dtype),
                 "shape": list(a.shape), "sha256": _sha256(a)} for i, a in enumerate(arrays)]
@@ -96,7 +97,7 @@ def save(path, obj) -> None:
     _fsync_folder(folder)
 
 
-def _write_zip(f, manifest: bytes, arrays) -> None:
+def _write_zip(f: BinaryIO, manifest: bytes, arrays: list[np.ndarray]) -> None:
     with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         zf.writestr(_info(MANIFEST), manifest)
         for i, a in enumerate(arrays):
@@ -155,7 +156,7 @@ def _fsync_folder(folder: str) -> None:
 
 
 # ------------------------------------------------------------------------------- load
-def load(path):
+def load(path: str | os.PathLike[str]) -> Any:
     """The structure saved at ``path``, verified completely; CheckpointError if the file
     is not an intact checkpoint. Never unpickles anything."""
     path = _fspath(path)
@@ -177,7 +178,7 @@ def load(path):
                 raise CheckpointError(f"{path}: corrupted: {type(e).__name__}: {e}") from e
 
 
-def _read(zf: zipfile.ZipFile, size: int):
+def _read(zf: zipfile.ZipFile, size: int) -> Any:
     infos = zf.infolist()
     names = [i.filename for i in infos]
     if len(set(names)) != len(names):
@@ -209,8 +210,8 @@ def _read(zf: zipfile.ZipFile, size: int):
     return obj
 
 
-def _parse_manifest(raw: bytes) -> dict:
-    def refuse_constant(name):
+def _parse_manifest(raw: bytes) -> dict[str, Any]:
+    def refuse_constant(name: str) -> NoReturn:
         raise T.ManifestError(f"non-standard JSON constant {name}")
     try:
         m = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
@@ -228,20 +229,20 @@ def _parse_manifest(raw: bytes) -> dict:
     entries = m["arrays"]
     if not isinstance(entries, list):
         raise T.ManifestError("'arrays' is not a list")
-    for i, e in enumerate(entries):
-        if (not isinstance(e, dict) or set(e) != {"member", "dtype", "shape", "sha256"}
-                or e["member"] != _member(i)
-                or not isinstance(e["shape"], list)
+    for i, entry in enumerate(entries):
+        if (not isinstance(entry, dict) or set(entry) != {"member", "dtype", "shape", "sha256"}
+                or entry["member"] != _member(i)
+                or not isinstance(entry["shape"], list)
                 or any(isinstance(n, bool) or not isinstance(n, int) or n < 0
-                       for n in e["shape"])
-                or not isinstance(e["sha256"], str)
-                or not re.fullmatch(r"[0-9a-f]{64}", e["sha256"])):
+                       for n in entry["shape"])
+                or not isinstance(entry["sha256"], str)
+                or not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])):
             raise T.ManifestError(f"arrays[{i}]: expected member {_member(i)!r} with dtype, "
-                                  f"shape and sha256, got {T._short(e)}")
+                                  f"shape and sha256, got {T._short(entry)}")
     return m
 
 
-def _read_array(zf: zipfile.ZipFile, entry: dict) -> np.ndarray:
+def _read_array(zf: zipfile.ZipFile, entry: dict[str, Any]) -> np.ndarray:
     name = entry["member"]
     info = zf.getinfo(name)
     with zf.open(info) as m:
@@ -249,7 +250,7 @@ def _read_array(zf: zipfile.ZipFile, entry: dict) -> np.ndarray:
         if magic != np.lib.format.MAGIC_PREFIX:
             what = "it looks like a pickle" if magic[:1] == b"\x80" else "no .npy header"
             raise CheckpointError(f"member {name!r} is not a .npy array ({what}); refused")
-        version = tuple(m.read(2))
+        version: Any = tuple(m.read(2))  # (major, minor)
         read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                        (2, 0): np.lib.format.read_array_header_2_0}.get(version)
         if read_header is None:
@@ -287,7 +288,7 @@ def _read_array(zf: zipfile.ZipFile, entry: dict) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _fspath(path) -> str:
+def _fspath(path: Any) -> str:
     try:
         path = os.fspath(path)
     except TypeError:
@@ -300,7 +301,7 @@ def _member(i: int) -> str:
     return f"arr_{i}.npy"
 
 
-def _descr_key(descr) -> str:
+def _descr_key(descr: Any) -> str:
     # The manifest holds the descr as JSON (tuples become lists): compare in that form.
     return json.dumps(descr)
 
@@ -309,4 +310,4 @@ def _sha256(a: np.ndarray) -> str:
     """SHA-256 of a C-contiguous array's data bytes, as stored in its .npy member."""
     if a.nbytes == 0:
         return hashlib.sha256(b"").hexdigest()
-    return hashlib.sha256(a.reshape(-1).view(np.uint8)).hexdigest()
+    return hashlib.sha256(a.reshape(-1).view(np.uint8)).hexdigest()  # type: ignore[arg-type]

@@ -11,20 +11,23 @@ from __future__ import annotations
 import math
 import numbers
 
+from typing import Any
+
 import numpy as np
 
 from . import _backends
 from . import _native
+from ._typing import Arrays
 
 _R = _native._core.Reduction
 _SPEC = _native.SPECS
 
 
-def _reduce(kind, arrays, scalar):
+def _reduce(kind: Any, arrays: list[Any], scalar: float) -> float:
     return _backends.for_arrays(arrays).reduce(kind, arrays, scalar)
 
 
-def _as_list(arrays, what):
+def _as_list(arrays: Arrays, what: str) -> list[Any]:
     if isinstance(arrays, np.ndarray) or _backends.is_device_array(arrays):
         return [arrays]
     if isinstance(arrays, (list, tuple)):
@@ -32,7 +35,7 @@ def _as_list(arrays, what):
     raise TypeError(f"{what}: expected an array or a list of arrays, got {type(arrays).__name__}")
 
 
-def _norm_type(norm_type):
+def _norm_type(norm_type: float) -> float:
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
         raise TypeError(f"norm_type: expected a number, got {norm_type!r}")
     p = float(norm_type)
@@ -41,7 +44,7 @@ def _norm_type(norm_type):
     return p
 
 
-def global_norm(arrays, norm_type=2.0) -> float:
+def global_norm(arrays: Arrays, norm_type: float = 2.0) -> float:
     """The norm of all elements of all arrays taken together (L2 by default; any p > 0,
     or inf for the largest magnitude). NaN if any element is NaN."""
     arrays = _as_list(arrays, "arrays")
@@ -60,7 +63,7 @@ def global_norm(arrays, norm_type=2.0) -> float:
     return _reduce(_R.SUM_POW, arrays, p) ** (1.0 / p)
 
 
-def check_clip_norm(grads, max_norm, norm_type):
+def check_clip_norm(grads: Arrays, max_norm: float, norm_type: float) -> tuple[list[Any], Any]:
     """Everything of a clip_grad_norm_ call checked, nothing read or written: the grads
     as a list, and their backend (shared with the NumPy twin, fusedoptim.reference.clip)."""
     grads = _as_list(grads, "grads")
@@ -72,12 +75,13 @@ def check_clip_norm(grads, max_norm, norm_type):
     return grads, backend
 
 
-def nonfinite_norm_error(norm, norm_type) -> RuntimeError:
+def nonfinite_norm_error(norm: float, norm_type: float) -> RuntimeError:
     return RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} is {norm}; "
                         "pass error_if_nonfinite=False to clip anyway")
 
 
-def check_clip_value(grads, clip_value, arrays=True):
+def check_clip_value(grads: Arrays, clip_value: float,
+                     arrays: bool = True) -> tuple[list[Any], Any]:
     """A clip_grad_value_ call checked (its arrays too unless ``arrays`` is False: the
     native run checks them itself before writing): the grads as a list, and their backend."""
     grads = _as_list(grads, "grads")
@@ -90,7 +94,8 @@ def check_clip_value(grads, clip_value, arrays=True):
     return grads, backend
 
 
-def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
+def clip_grad_norm_(grads: Arrays, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
     """Scale the grads in place so that their global norm is at most ``max_norm``, as
     torch.nn.utils.clip_grad_norm_: factor ``min(1, max_norm / (norm + 1e-6))``.
     Returns the norm before clipping."""
@@ -104,13 +109,13 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) ->
     return norm
 
 
-def clip_grad_value_(grads, clip_value) -> None:
+def clip_grad_value_(grads: Arrays, clip_value: float) -> None:
     """Clamp every element of the grads to [-clip_value, clip_value] in place (NaN stays)."""
     grads, backend = check_clip_value(grads, clip_value, arrays=False)
     backend.run([(_SPEC["clamp"]["id"], 0, (float(clip_value),), [grads], None)])
 
 
-def all_finite(arrays) -> bool:
+def all_finite(arrays: Arrays) -> bool:
     """True when no element of any array is NaN or infinite (skip a step on overflow)."""
     return _reduce(_R.FINITE_PROBE, _as_list(arrays, "arrays"), 1.0) == 0.0
 

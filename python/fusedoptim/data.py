@@ -16,13 +16,19 @@ fancy indexing of its rows only, and an unshuffled batch is a view (a slice) of
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
+from typing import Any, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["minibatches", "Minibatches"]
 
+#: one minibatch: (rows of X, rows of y)
+Batch = Tuple[np.ndarray, np.ndarray]
 
-def _as_array(name, a):
+
+def _as_array(name: str, a: npt.ArrayLike) -> np.ndarray:
     if isinstance(a, np.ndarray):
         return a
     if a is None or isinstance(a, (str, bytes)) or not hasattr(a, "__len__"):
@@ -40,7 +46,8 @@ class Minibatches:
     StopIteration at that epoch's end, and starts a new epoch on the next call.
     """
 
-    def __init__(self, X, y, batch_size, shuffle=True, seed=None, drop_last=False):
+    def __init__(self, X: npt.ArrayLike, y: npt.ArrayLike, batch_size: int, shuffle: bool = True,
+                 seed: int | np.random.Generator | None = None, drop_last: bool = False) -> None:
         X, y = _as_array("X", X), _as_array("y", y)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__} "
@@ -62,8 +69,8 @@ class Minibatches:
         self.drop_last = bool(drop_last)
         # One generator for the object's life: epoch k gets the k-th permutation it
         # draws, so a seed fixes the whole sequence of epochs.
-        self._rng = np.random.default_rng(seed) if self.shuffle else None
-        self._current = None  # the epoch that next() draws from
+        self._rng: Any = np.random.default_rng(seed) if self.shuffle else None
+        self._current: Iterator[Batch] | None = None  # the epoch that next() draws from
 
     @property
     def n(self) -> int:
@@ -74,10 +81,10 @@ class Minibatches:
         n, b = len(self.X), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Batch]:
         return self._epoch()
 
-    def __next__(self):
+    def __next__(self) -> Batch:
         if self._current is None:
             self._current = self._epoch()
         try:
@@ -86,7 +93,7 @@ class Minibatches:
             self._current = None
             raise
 
-    def _epoch(self):
+    def _epoch(self) -> Iterator[Batch]:
         # The permutation is drawn here, when the epoch starts, not lazily at its
         # first batch: epochs started in turn get permutations in turn.
         X, y, b = self.X, self.y, self.batch_size
@@ -102,7 +109,9 @@ class Minibatches:
                 "per epoch")
 
 
-def minibatches(X, y, batch_size, shuffle=True, seed=None, drop_last=False) -> Minibatches:
+def minibatches(X: npt.ArrayLike, y: npt.ArrayLike, batch_size: int, shuffle: bool = True,
+                seed: int | np.random.Generator | None = None,
+                drop_last: bool = False) -> Minibatches:
     """The minibatches of ``(X, y)``, one epoch per iteration, reshuffled every epoch.
 
     Parameters

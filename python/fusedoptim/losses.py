@@ -7,18 +7,20 @@ are in :mod:`fusedoptim.reference.losses`.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _native
 
 _REDUCTIONS = ("mean", "sum")
 
 
-def _check_reduction(reduction):
+def _check_reduction(reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
 
 
-def check_cross_entropy_inputs(logits, targets, reduction):
+def check_cross_entropy_inputs(logits: np.ndarray, targets: npt.ArrayLike,
+                               reduction: str) -> tuple[np.ndarray, np.ndarray]:
     """Shared by the native and the reference implementation: returns (logits, targets)
     as C-contiguous arrays (labels as int64), or raises naming the problem."""
     _check_reduction(reduction)
@@ -56,7 +58,8 @@ def check_cross_entropy_inputs(logits, targets, reduction):
     return np.ascontiguousarray(logits), targets
 
 
-def softmax_cross_entropy(logits, targets, reduction="mean"):
+def softmax_cross_entropy(logits: np.ndarray, targets: npt.ArrayLike,
+                          reduction: str = "mean") -> tuple[float, np.ndarray]:
     r"""Softmax cross-entropy and its gradient, ``(loss, dlogits)``.
 
     .. math::
@@ -75,7 +78,8 @@ def softmax_cross_entropy(logits, targets, reduction="mean"):
     return total * scale, grad
 
 
-def mse(pred, target, reduction="mean"):
+def mse(pred: np.ndarray, target: npt.ArrayLike,
+        reduction: str = "mean") -> tuple[float, np.ndarray]:
     r"""Squared error and its gradient, ``(loss, dpred)``: mean (or sum) over all elements
     of :math:`(p - t)^2`, gradient :math:`2 (p - t)` (divided by the element count for
     "mean")."""
