@@ -32,8 +32,12 @@ Params = Union[Iterable[Array], Mapping[Any, Array], Iterable[ParamGroup]]
 #: what ``step`` takes: a list aligned with the params, or a dict with the params' keys;
 #: a None entry skips that param
 Grads = Union[Sequence[Optional[Array]], Mapping[Any, Optional[Array]]]
-#: a learning rate: a number, or a schedule ``lr(t) -> float`` of the group's update count
-LR = Union[float, Callable[[int], float]]
+#: a schedule: ``lr(t) -> float`` of the number of updates a group has had
+LRSchedule = Callable[[int], float]
+#: a learning rate: a number, or a schedule
+LR = Union[float, LRSchedule]
+#: a step count as a schedule takes it: an int, a NumPy integer, a float or a 0-d array
+Step = Union[float, np.integer, np.floating, np.ndarray]
 #: (beta1, beta2)
 Betas = Tuple[float, float]
 #: how the tensors are called in error messages
@@ -56,6 +60,6 @@ BufferInits = Sequence[Tuple[str, Callable[[Any], Any]]]
 #: loss and its derivatives (see each optimizer's ``step``)
 Closure = Callable[[], Any]
 
-__all__ = ["CudaArray", "Array", "ArrayList", "Arrays", "ParamGroup", "Params", "Grads", "LR",
-           "Betas", "Names", "StateDict", "Work", "Call", "NewBuffers", "Hyper", "Label",
-           "BufferInits", "Closure"]
+__all__ = ["CudaArray", "Array", "ArrayList", "Arrays", "ParamGroup", "Params", "Grads",
+           "LRSchedule", "LR", "Betas", "Step", "Names", "StateDict", "Work", "Call", "NewBuffers",
+           "Hyper", "Label", "BufferInits", "Closure"]

@@ -4,6 +4,9 @@ can be saved) and deep-copies; its repr is the call that built it."""
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from .._typing import Step
 
 
 class Schedule:
@@ -15,7 +18,7 @@ class Schedule:
 
     _text = "schedule"
 
-    def __call__(self, step):  # pragma: no cover - every schedule defines its own
+    def __call__(self, step: Step) -> float:  # pragma: no cover - every schedule defines its own
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -28,11 +31,11 @@ def _named(schedule: Schedule, text: str) -> Schedule:
     return schedule
 
 
-def _args(**kw) -> str:
+def _args(**kw: Any) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kw.items())
 
 
-def _scaled(value: float, base: float, exponent) -> float:
+def _scaled(value: float, base: float, exponent: float) -> float:
     """``value * base ** exponent`` in IEEE arithmetic, as optax's float math: inf past the
     float range, where Python's float power raises OverflowError (an optimizer then refuses
     the non-finite rate at that step, naming it; a ceiling such as ``end_value`` still

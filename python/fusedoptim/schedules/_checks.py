@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
+from typing import Any
+
+#: optax's {step: scale} dicts
+Scales = Mapping[Any, float]
 
 
-def _real(name, value) -> float:
+def _real(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
     v = float(value)
@@ -16,7 +20,7 @@ def _real(name, value) -> float:
     return v
 
 
-def _rate(name, value) -> float:
+def _rate(name: str, value: Any) -> float:
     """A learning rate (or a value the schedule can return): finite and >= 0."""
     v = _real(name, value)
     if not 0.0 <= v < math.inf:
@@ -24,14 +28,14 @@ def _rate(name, value) -> float:
     return v
 
 
-def _nonneg(name, value) -> float:
+def _nonneg(name: str, value: Any) -> float:
     v = _real(name, value)
     if v < 0.0:
         raise ValueError(f"{name}: must be >= 0, got {value!r}")
     return v
 
 
-def _positive(name, value):
+def _positive(name: str, value: Any) -> float:
     """A finite duration > 0 (a period, a number of steps); ints stay ints."""
     v = _real(name, value)
     if not 0.0 < v < math.inf:
@@ -39,7 +43,7 @@ def _positive(name, value):
     return int(value) if isinstance(value, numbers.Integral) else v
 
 
-def _count(name, value):
+def _count(name: str, value: Any) -> float:
     """A number of steps >= 0 (a begin, a boundary); ints stay ints."""
     v = _real(name, value)
     if not 0.0 <= v < math.inf:
@@ -47,14 +51,14 @@ def _count(name, value):
     return int(value) if isinstance(value, numbers.Integral) else v
 
 
-def _pct(name, value) -> float:
+def _pct(name: str, value: Any) -> float:
     v = _real(name, value)
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name}: must be in the open interval (0, 1), got {value!r}")
     return v
 
 
-def _increasing(name, values) -> list:
+def _increasing(name: str, values: Any) -> list[float]:
     """Boundaries: a sequence of step counts >= 0, strictly increasing."""
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name}: expected a sequence of step counts, got {type(values).__name__}")
@@ -66,7 +70,7 @@ def _increasing(name, values) -> list:
     return out
 
 
-def _scales(name, boundaries_and_scales) -> list:
+def _scales(name: str, boundaries_and_scales: Any) -> list[tuple[float, float]]:
     """optax's {step: scale} dicts: sorted (step, scale) pairs, scales >= 0."""
     if boundaries_and_scales is None:
         return []
@@ -84,7 +88,7 @@ def _scales(name, boundaries_and_scales) -> list:
     return sorted(pairs)
 
 
-def _step(step):
+def _step(step: Any) -> float:
     """The step a schedule is called with: an int (NumPy ints and 0-d arrays too) or a
     float, >= 0."""
     if type(step) is int and step >= 0:  # the common case first: this runs every step

@@ -3,8 +3,10 @@ built on it: the warmups followed by a decay, and SGDR's warm restarts."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
+from .._typing import Step
 from ._base import Schedule, _args, _named
 from ._checks import _count, _increasing, _rate, _real, _step
 from ._optax import cosine_decay_schedule, exponential_decay, linear_schedule
@@ -13,17 +15,18 @@ from ._optax import cosine_decay_schedule, exponential_decay, linear_schedule
 class _Join(Schedule):
     """schedules[i] from bounds[i - 1] on, counting its steps from there."""
 
-    def __init__(self, schedules, bounds):
+    def __init__(self, schedules: Sequence[Callable[[float], float]], bounds: list[float]) -> None:
         self.schedules, self.bounds = schedules, bounds
 
-    def __call__(self, step):
+    def __call__(self, step: Step) -> float:
         t = _step(step)
         i = bisect_right(self.bounds, t)
         fns = self.schedules
         return float(fns[0](t) if i == 0 else fns[i](t - self.bounds[i - 1]))
 
 
-def join_schedules(schedules, boundaries):
+def join_schedules(schedules: Sequence[Callable[[float], float]],
+                   boundaries: Sequence[float]) -> Schedule:
     r"""Run ``schedules`` one after another, as optax's.
 
     With boundaries :math:`b_1 < \dots < b_n` (n = len(schedules) - 1):
@@ -48,8 +51,9 @@ def join_schedules(schedules, boundaries):
                   f"join_schedules({len(fns)} schedules, boundaries={bounds!r})")
 
 
-def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps,
-                                 end_value=0.0, exponent=1.0):
+def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_steps: float,
+                                 decay_steps: float, end_value: float = 0.0,
+                                 exponent: float = 1.0) -> Schedule:
     r"""Linear warmup then cosine decay, as optax's.
 
     With I, P, E = ``init_value``, ``peak_value``, ``end_value``, W = ``warmup_steps``,
@@ -80,9 +84,10 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
         decay_steps=decay_steps, end_value=end_value, exponent=exponent) + ")")
 
 
-def warmup_exponential_decay_schedule(init_value, peak_value, warmup_steps, transition_steps,
-                                      decay_rate, transition_begin=0, staircase=False,
-                                      end_value=None):
+def warmup_exponential_decay_schedule(init_value: float, peak_value: float, warmup_steps: float,
+                                      transition_steps: float, decay_rate: float,
+                                      transition_begin: float = 0, staircase: bool = False,
+                                      end_value: float | None = None) -> Schedule:
     r"""Linear warmup to ``peak_value`` over ``warmup_steps``, then
     :func:`exponential_decay` from ``peak_value`` counted from the end of the warmup,
     as optax's:
@@ -104,7 +109,7 @@ def warmup_exponential_decay_schedule(init_value, peak_value, warmup_steps, tran
         transition_begin=transition_begin, staircase=staircase, end_value=end_value) + ")")
 
 
-def sgdr_schedule(cosine_kwargs):
+def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, Any]]) -> Schedule:
     r"""SGD with warm restarts, as optax's: :func:`warmup_cosine_decay_schedule` cycles
     joined end to end.
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 
+from .._typing import Step
 from ._base import Schedule, _args, _named
-from ._checks import _pct, _positive, _rate, _real, _scales, _step
+from ._checks import Scales, _pct, _positive, _rate, _real, _scales, _step
 
 
 class _PiecewiseInterpolate(Schedule):
     """interp(values[i], values[i + 1], x) on [bounds[i], bounds[i + 1]), values[-1] after."""
 
-    def __init__(self, interp, bounds, values):
+    def __init__(self, interp: Callable[[float, float, float], float], bounds: list[float],
+                 values: list[float]) -> None:
         self.interp, self.bounds, self.values = interp, bounds, values
 
-    def __call__(self, step):
+    def __call__(self, step: Step) -> float:
         t, bounds, values = _step(step), self.bounds, self.values
         last = len(bounds) - 1
         if t >= bounds[last]:
@@ -25,15 +28,16 @@ class _PiecewiseInterpolate(Schedule):
         return self.interp(values[i], values[i + 1], pct)
 
 
-def _linear_interpolate(start, end, pct):
+def _linear_interpolate(start: float, end: float, pct: float) -> float:
     return (end - start) * pct + start
 
 
-def _cosine_interpolate(start, end, pct):
+def _cosine_interpolate(start: float, end: float, pct: float) -> float:
     return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
 
 
-def piecewise_interpolate_schedule(interpolate_type, init_value, boundaries_and_scales=None):
+def piecewise_interpolate_schedule(interpolate_type: str, init_value: float,
+                                   boundaries_and_scales: Scales | None = None) -> Schedule:
     r"""Piecewise interpolated schedule with linear or cosine pieces, as optax's.
 
     With sorted boundaries :math:`b_1 < \dots < b_n`, :math:`b_0 = 0`, and the
@@ -64,7 +68,8 @@ def piecewise_interpolate_schedule(interpolate_type, init_value, boundaries_and_
                       boundaries_and_scales=boundaries_and_scales) + ")")
 
 
-def _onecycle_checks(kind, transition_steps, peak_value, pct_start, div_factor, final_div_factor):
+def _onecycle_checks(kind: str, transition_steps: float, peak_value: float, pct_start: float,
+                     div_factor: float, final_div_factor: float) -> None:
     steps = _real("transition_steps", transition_steps)
     if not 0 < steps < math.inf:
         raise ValueError(f"transition_steps: a {kind} onecycle schedule needs a finite number > 0, "
@@ -75,8 +80,9 @@ def _onecycle_checks(kind, transition_steps, peak_value, pct_start, div_factor, 
     _positive("final_div_factor", final_div_factor)
 
 
-def linear_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, pct_final=0.85,
-                             div_factor=25.0, final_div_factor=1e4):
+def linear_onecycle_schedule(transition_steps: float, peak_value: float, pct_start: float = 0.3,
+                             pct_final: float = 0.85, div_factor: float = 25.0,
+                             final_div_factor: float = 1e4) -> Schedule:
     r"""Three linear phases, as optax's (:func:`piecewise_interpolate_schedule`):
 
     from :math:`P/d` up to P = ``peak_value`` over ``[0, int(pct_start T))``, back down
@@ -101,8 +107,8 @@ def linear_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, pct_fi
         pct_final=pct_final, div_factor=div_factor, final_div_factor=final_div_factor) + ")")
 
 
-def cosine_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, div_factor=25.0,
-                             final_div_factor=1e4):
+def cosine_onecycle_schedule(transition_steps: float, peak_value: float, pct_start: float = 0.3,
+                             div_factor: float = 25.0, final_div_factor: float = 1e4) -> Schedule:
     r"""The one-cycle schedule with cosine pieces, as optax's
     (:func:`piecewise_interpolate_schedule` ``'cosine'``):
 

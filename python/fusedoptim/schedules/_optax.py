@@ -6,28 +6,31 @@ from __future__ import annotations
 import math
 import numbers
 
+from .._typing import Step
 from ._base import Schedule, _args, _named, _scaled
 from ._checks import _count, _nonneg, _positive, _rate, _real, _step
 from .lectures import _Constant
 
 
 class _Polynomial(Schedule):
-    def __init__(self, init_value, end_value, power, steps, begin):
+    def __init__(self, init_value: float, end_value: float, power: float, steps: float,
+                 begin: float) -> None:
         self.init_value, self.end_value, self.power = init_value, end_value, power
         self.steps, self.begin = steps, begin
 
-    def __call__(self, step):
+    def __call__(self, step: Step) -> float:
         count = min(max(_step(step) - self.begin, 0), self.steps)
         frac = 1 - count / self.steps
         return (self.init_value - self.end_value) * frac ** self.power + self.end_value
 
 
 class _ExponentialDecay(Schedule):
-    def __init__(self, init_value, steps, rate, begin, staircase, end_value):
+    def __init__(self, init_value: float, steps: float, rate: float, begin: float, staircase: bool,
+                 end_value: float | None) -> None:
         self.init_value, self.steps, self.rate, self.begin = init_value, steps, rate, begin
         self.staircase, self.end_value = staircase, end_value
 
-    def __call__(self, step):
+    def __call__(self, step: Step) -> float:
         d = _step(step) - self.begin
         if d <= 0:
             v = self.init_value
@@ -43,16 +46,17 @@ class _ExponentialDecay(Schedule):
 
 
 class _CosineDecay(Schedule):
-    def __init__(self, init_value, steps, alpha, exponent):
+    def __init__(self, init_value: float, steps: float, alpha: float, exponent: float) -> None:
         self.init_value, self.steps, self.alpha, self.exponent = init_value, steps, alpha, exponent
 
-    def __call__(self, step):
+    def __call__(self, step: Step) -> float:
         count = min(_step(step), self.steps)
         cosine = 0.5 * (1 + math.cos(math.pi * count / self.steps))
         return self.init_value * ((1 - self.alpha) * cosine ** self.exponent + self.alpha)
 
 
-def polynomial_schedule(init_value, end_value, power, transition_steps, transition_begin=0):
+def polynomial_schedule(init_value: float, end_value: float, power: float,
+                        transition_steps: float, transition_begin: float = 0) -> Schedule:
     r"""Polynomial transition from ``init_value`` (I) to ``end_value`` (E), as optax's.
 
     With B = ``transition_begin``, T = ``transition_steps``, P = ``power``:
@@ -78,7 +82,8 @@ def polynomial_schedule(init_value, end_value, power, transition_steps, transiti
     return _named(_Polynomial(i0, e0, p, steps, begin), name)
 
 
-def linear_schedule(init_value, end_value, transition_steps, transition_begin=0):
+def linear_schedule(init_value: float, end_value: float, transition_steps: float,
+                    transition_begin: float = 0) -> Schedule:
     r"""Linear transition from I = ``init_value`` to E = ``end_value``, as optax's:
     :func:`polynomial_schedule` with power 1,
 
@@ -95,8 +100,9 @@ def linear_schedule(init_value, end_value, transition_steps, transition_begin=0)
                                              transition_begin=transition_begin) + ")")
 
 
-def exponential_decay(init_value, transition_steps, decay_rate, transition_begin=0,
-                      staircase=False, end_value=None):
+def exponential_decay(init_value: float, transition_steps: float, decay_rate: float,
+                      transition_begin: float = 0, staircase: bool = False,
+                      end_value: float | None = None) -> Schedule:
     r"""Exponential decay, continuous or staircase, as optax's.
 
     With B = ``transition_begin``, T = ``transition_steps``, r = ``decay_rate``:
@@ -123,7 +129,8 @@ def exponential_decay(init_value, transition_steps, decay_rate, transition_begin
         transition_begin=transition_begin, staircase=staircase, end_value=end_value) + ")")
 
 
-def cosine_decay_schedule(init_value, decay_steps, alpha=0.0, exponent=1.0):
+def cosine_decay_schedule(init_value: float, decay_steps: float, alpha: float = 0.0,
+                          exponent: float = 1.0) -> Schedule:
     r"""Cosine decay, as optax's. With T = ``decay_steps``, p = ``exponent``:
 
     .. math:: \eta_t = I \left[(1 - \alpha)\left(\tfrac12\left(1 +
@@ -141,7 +148,7 @@ def cosine_decay_schedule(init_value, decay_steps, alpha=0.0, exponent=1.0):
         init_value=init_value, decay_steps=decay_steps, alpha=alpha, exponent=exponent) + ")")
 
 
-def warmup_constant_schedule(init_value, peak_value, warmup_steps):
+def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: float) -> Schedule:
     r"""Linear warmup from ``init_value`` to ``peak_value`` over ``warmup_steps`` steps,
     then constant, as optax's (:func:`linear_schedule`):
 

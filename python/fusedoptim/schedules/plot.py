@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
+from .._typing import LRSchedule
 from ._checks import _step
 
 
-def plot_schedules(schedules, steps, path, *, title=None):
+def plot_schedules(schedules: Mapping[str, LRSchedule] | Iterable[tuple[str, LRSchedule]],
+                   steps: int | Sequence[float], path: str | os.PathLike[str], *,
+                   title: str | None = None) -> str | os.PathLike[str]:
     """Draw learning rate against step for each schedule to a PNG at ``path``.
 
     ``schedules``: a dict name -> callable, or a list of (name, callable) pairs.
@@ -33,9 +36,9 @@ def plot_schedules(schedules, steps, path, *, title=None):
     if isinstance(steps, numbers.Integral) and not isinstance(steps, bool):
         if steps < 1:
             raise ValueError(f"steps: must be >= 1, got {steps!r}")
-        xs = list(range(int(steps)))
+        xs: list[float] = list(range(int(steps)))
     else:
-        xs = [_step(s) for s in steps]
+        xs = [_step(s) for s in steps]  # type: ignore[union-attr]  # not an int here
         if not xs:
             raise ValueError("steps: no steps to draw")
     try:
