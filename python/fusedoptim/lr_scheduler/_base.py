@@ -9,8 +9,10 @@ import copy
 import math
 import numbers
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+from .._typing import LRSchedule, StateDict
 from ..optim.base import Optimizer
 from ..schedules._checks import _rate as rate  # noqa: F401  (re-exported to the schedulers)
 from ..schedules._checks import _real as real
@@ -24,7 +26,7 @@ EPOCH_DEPRECATION_WARNING = (
 
 
 # ----------------------------------------------------------------------- checks
-def check_optimizer(optimizer) -> Optimizer:
+def check_optimizer(optimizer: Any) -> Optimizer:
     """TypeError unless ``optimizer`` is a fusedoptim optimizer with numeric lrs."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer: expected a fusedoptim optimizer (fusedoptim.optim.Optimizer), "
@@ -37,14 +39,14 @@ def check_optimizer(optimizer) -> Optimizer:
     return optimizer
 
 
-def positive(name, value) -> float:
+def positive(name: str, value: Any) -> float:
     v = real(name, value)
     if not 0.0 < v < math.inf:
         raise ValueError(f"{name}: must be a finite number > 0, got {value!r}")
     return v
 
 
-def integer(name, value, minimum: int) -> int:
+def integer(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
     if value < minimum:
@@ -52,7 +54,7 @@ def integer(name, value, minimum: int) -> int:
     return int(value)
 
 
-def increasing(name, values, minimum: int = 0) -> list:
+def increasing(name: str, values: Any, minimum: int = 0) -> list[int]:
     """Milestones: ints >= minimum, strictly increasing."""
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name}: expected a list of ints, got {type(values).__name__}")
@@ -64,7 +66,8 @@ def increasing(name, values, minimum: int = 0) -> list:
     return out
 
 
-def format_param(name, optimizer, param, check=rate) -> list:
+def format_param(name: str, optimizer: Optimizer, param: Any,
+                 check: Callable[[str, Any], float] = rate) -> list[Any]:
     """One value per param group: a list of that length, or one value for all (torch's)."""
     if isinstance(param, (list, tuple)):
         if len(param) != len(optimizer.param_groups):
@@ -78,11 +81,11 @@ def format_param(name, optimizer, param, check=rate) -> list:
     return [param] * len(optimizer.param_groups)
 
 
-def group_values(optimizer, key) -> list:
+def group_values(optimizer: Optimizer, key: str) -> list[Any]:
     return [group[key] for group in optimizer.param_groups]
 
 
-def set_values(optimizer, key, values) -> None:
+def set_values(optimizer: Optimizer, key: str, values: Sequence[Any]) -> None:
     groups = optimizer.param_groups
     if len(values) != len(groups):
         raise ValueError(f"expected {len(groups)} values of {key!r} (one per param group), "
@@ -91,7 +94,7 @@ def set_values(optimizer, key, values) -> None:
         group[key] = v
 
 
-def warn_get_lr_outside_step(scheduler) -> None:
+def warn_get_lr_outside_step(scheduler: LRScheduler) -> None:
     if not scheduler._get_lr_called_within_step:
         warnings.warn("To get the last learning rate computed by the scheduler, please use "
                       "`get_last_lr()`.", UserWarning, stacklevel=3)
@@ -116,7 +119,7 @@ class LRScheduler:
     _get_lr_called_within_step: bool = False
     _is_initial: bool = False
 
-    def __init__(self, optimizer, last_epoch: int = -1) -> None:
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         last_epoch = integer("last_epoch", last_epoch, -1)
         self.optimizer = optimizer
@@ -143,13 +146,13 @@ class LRScheduler:
             self._is_initial = False
 
     # ------------------------------------------------------------- state
-    _not_state = ("optimizer",)
+    _not_state: tuple[str, ...] = ("optimizer",)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> StateDict:
         """The scheduler's state: every attribute but the optimizer, as a dict (copies)."""
         return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in self._not_state}
 
-    def load_state_dict(self, state_dict: dict) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore the state from a dict made by :meth:`state_dict` (torch's too)."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
@@ -157,15 +160,15 @@ class LRScheduler:
                               if k not in self._not_state})
 
     # ------------------------------------------------------------- values
-    def get_last_lr(self) -> list:
+    def get_last_lr(self) -> list[float]:
         """The lrs of the last step, one per param group."""
         return list(self._last_lr)
 
-    def get_lr(self) -> list:
+    def get_lr(self) -> list[float]:
         """The lrs of the step being taken (called by :meth:`step`)."""
         raise NotImplementedError
 
-    def step(self, epoch=None) -> None:
+    def step(self, epoch: int | None = None) -> None:
         """Advance one step and write the new lrs into the optimizer's param groups.
 
         Call it after ``opt.step(grads)``. ``epoch`` (deprecated in torch): jump to
@@ -176,7 +179,7 @@ class LRScheduler:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self._update_lr(epoch)
 
-    def _update_lr(self, epoch=None) -> None:
+    def _update_lr(self, epoch: int | None = None) -> None:
         self._get_lr_called_within_step = True
         try:
             if epoch is None:
@@ -191,7 +194,7 @@ class LRScheduler:
         set_values(self.optimizer, "lr", values)
         self._last_lr = group_values(self.optimizer, "lr")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.__dict__.get('last_epoch')})"
 
 
@@ -200,20 +203,21 @@ class _LambdaState:
     function, or one per param group) and their state_dict, where a function is not
     saved and a callable object's ``__dict__`` is (torch's rule)."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self: Any, optimizer: Optimizer, lr_lambda: LRSchedule | Sequence[LRSchedule],
+                 last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         self.optimizer = optimizer
         self.lr_lambdas = lambdas(optimizer, lr_lambda)
         LRScheduler.__init__(self, optimizer, last_epoch)
 
-    def state_dict(self) -> dict:
+    def state_dict(self: Any) -> StateDict:
         state = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
                  if k not in ("optimizer", "lr_lambdas")}
         state["lr_lambdas"] = [None if _is_function(fn) else copy.deepcopy(fn.__dict__)
                                for fn in self.lr_lambdas]
         return state
 
-    def load_state_dict(self, state_dict: dict) -> None:
+    def load_state_dict(self: Any, state_dict: Mapping[str, Any]) -> None:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
         state = dict(state_dict)
@@ -224,12 +228,12 @@ class _LambdaState:
                 fn.__dict__.update(copy.deepcopy(saved))
 
 
-def _is_function(fn) -> bool:
+def _is_function(fn: object) -> bool:
     import types
     return isinstance(fn, types.FunctionType)
 
 
-def lambdas(optimizer, lr_lambda) -> list:
+def lambdas(optimizer: Optimizer, lr_lambda: LRSchedule | Sequence[LRSchedule]) -> list[LRSchedule]:
     """One callable per param group (torch's LambdaLR/MultiplicativeLR argument)."""
     if isinstance(lr_lambda, (list, tuple)):
         if len(lr_lambda) != len(optimizer.param_groups):

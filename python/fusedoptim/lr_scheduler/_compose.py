@@ -3,13 +3,17 @@ ChainedScheduler (all at once), as torch's."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+from .._typing import StateDict
+from ..optim.base import Optimizer
 from ._base import LRScheduler, check_optimizer, group_values, increasing, integer, set_values
 from ._plateau import ReduceLROnPlateau
 
 
-def _check_schedulers(owner, schedulers, optimizer) -> list:
+def _check_schedulers(owner: object, schedulers: Iterable[LRScheduler],
+                      optimizer: Optimizer | None) -> list[LRScheduler]:
     name = type(owner).__name__
     if isinstance(schedulers, Mapping) or not hasattr(schedulers, "__iter__"):
         raise TypeError("schedulers: expected a list of schedulers, got "
@@ -37,14 +41,14 @@ def _check_schedulers(owner, schedulers, optimizer) -> list:
 class _Composite:
     """state_dict of a scheduler of schedulers: its own attributes and each one's state."""
 
-    _not_state = ("optimizer", "_schedulers")
+    _not_state: tuple[str, ...] = ("optimizer", "_schedulers")
 
-    def state_dict(self):
+    def state_dict(self: Any) -> StateDict:
         state = LRScheduler.state_dict(self)
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self: Any, state_dict: Mapping[str, Any]) -> None:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
         state = dict(state_dict)
@@ -65,7 +69,8 @@ class SequentialLR(_Composite, LRScheduler):
     has one). All schedulers must belong to ``optimizer``.
     """
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler],
+                 milestones: Sequence[int], last_epoch: int = -1) -> None:
         schedulers = _check_schedulers(self, schedulers, optimizer)
         milestones = increasing("milestones", milestones)
         if len(milestones) != len(schedulers) - 1:
@@ -86,7 +91,7 @@ class SequentialLR(_Composite, LRScheduler):
         self._schedulers[idx]._initial_step()
         self._last_lr = schedulers[idx].get_last_lr()
 
-    def recursive_undo(self, sched=None):
+    def recursive_undo(self, sched: Any = None) -> None:
         """Take one off the ``last_epoch`` of every scheduler inside, recursively."""
         scheds = self if sched is None else sched
         if hasattr(scheds, "_schedulers"):
@@ -95,7 +100,7 @@ class SequentialLR(_Composite, LRScheduler):
         elif hasattr(scheds, "last_epoch"):
             scheds.last_epoch -= 1
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # torch's: no epoch
         """One step of the scheduler in charge at the new epoch."""
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
@@ -111,13 +116,14 @@ class ChainedScheduler(_Composite, LRScheduler):
     """Step every scheduler of ``schedulers`` at each step, in order, as torch's: their
     factors compose. ``optimizer``: the one they share (default: the first one's)."""
 
-    def __init__(self, schedulers, optimizer=None):
+    def __init__(self, schedulers: Sequence[LRScheduler],
+                 optimizer: Optimizer | None = None) -> None:
         schedulers = _check_schedulers(self, schedulers, optimizer)
         self._schedulers = schedulers
         self.optimizer = schedulers[0].optimizer if optimizer is None else optimizer
         self._last_lr = group_values(self.optimizer, "lr")
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # torch's: no epoch
         """One step of each scheduler."""
         for scheduler in self._schedulers:
             scheduler.step()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from ..optim.base import Optimizer
 from ._base import (LRScheduler, check_optimizer, group_values, integer, positive, rate,
                     set_values, warn_get_lr_outside_step)
 
@@ -22,7 +23,8 @@ class CosineAnnealingLR(LRScheduler):
     ``eta_min`` >= 0.
     """
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         positive("T_max", T_max)
         rate("eta_min", eta_min)
@@ -30,7 +32,7 @@ class CosineAnnealingLR(LRScheduler):
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         t, T, lo = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
@@ -44,7 +46,7 @@ class CosineAnnealingLR(LRScheduler):
         return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
                 * (group["lr"] - lo) + lo for group in self.optimizer.param_groups]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> list[float]:
         lo = self.eta_min
         return [lo + (base_lr - lo) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base_lr in self.base_lrs]
@@ -62,7 +64,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     ``T_0``: an int > 0; ``T_mult``: an int >= 1; ``eta_min`` >= 0.
     """
 
-    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         if isinstance(T_0, bool) or not isinstance(T_0, numbers.Integral) or T_0 <= 0:
             raise ValueError(f"Expected positive integer T_0, but got {T_0}")
@@ -73,20 +76,20 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                              f"{type(eta_min)}")
         rate("eta_min", eta_min)
         integer("last_epoch", last_epoch, -1)
-        self.T_0 = int(T_0)
-        self.T_i = int(T_0)
-        self.T_mult = int(T_mult)
-        self.eta_min = eta_min
-        self.T_cur = last_epoch
+        self.T_0: int = int(T_0)
+        self.T_i: int = int(T_0)
+        self.T_mult: int = int(T_mult)
+        self.eta_min: float = eta_min
+        self.T_cur: float = last_epoch
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         lo = self.eta_min
         return [lo + (base_lr - lo) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
                 for base_lr in self.base_lrs]
 
-    def step(self, epoch=None):
+    def step(self, epoch: float | None = None) -> None:
         """One step (after every batch or epoch), or jump to ``epoch`` (may be fractional)."""
         if epoch is None and self.last_epoch < 0:
             epoch = 0

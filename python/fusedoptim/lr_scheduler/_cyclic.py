@@ -8,13 +8,17 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import Any
 
+from .._typing import StateDict
+from ..optim.base import Optimizer
 from ._base import (LRScheduler, _is_function, check_optimizer, format_param, positive, real,
                     set_values, warn_get_lr_outside_step)
 
 
-def _momentum_key(optimizer) -> bool:
+def _momentum_key(optimizer: Optimizer) -> bool:
     """True if the optimizer's momentum is betas[0], False if it is "momentum"."""
     if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
         raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
@@ -22,14 +26,15 @@ def _momentum_key(optimizer) -> bool:
     return "betas" in optimizer.defaults
 
 
-def _set_momentum(group, use_beta1, momentum) -> None:
+def _set_momentum(group: dict[str, Any], use_beta1: bool, momentum: float) -> None:
     if use_beta1:
         group["betas"] = (momentum, *group["betas"][1:])
     else:
         group["momentum"] = momentum
 
 
-def _start_momentum_cycle(optimizer, use_beta1, max_momentums, base_momentums) -> None:
+def _start_momentum_cycle(optimizer: Optimizer, use_beta1: bool, max_momentums: Sequence[float],
+                          base_momentums: Sequence[float]) -> None:
     """A fresh cycle starts at the maximal momentum; the group keeps both bounds, as torch's."""
     for m, b, group in zip(max_momentums, base_momentums, optimizer.param_groups):
         _set_momentum(group, use_beta1, m)
@@ -54,9 +59,12 @@ class CyclicLR(LRScheduler):
     momenta and ``gamma`` finite and >= 0.
     """
 
-    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
-                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
-                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, base_lr: float | Sequence[float],
+                 max_lr: float | Sequence[float], step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular", gamma: float = 1.0,
+                 scale_fn: Callable[[float], float] | None = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum: float | Sequence[float] = 0.8,
+                 max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         self.optimizer = optimizer
         base_lrs = format_param("base_lr", optimizer, base_lr)
@@ -95,7 +103,7 @@ class CyclicLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
-    def _init_scale_fn(self):
+    def _init_scale_fn(self) -> None:
         if self._scale_fn_custom is not None:
             return
         if self.mode == "triangular":
@@ -108,25 +116,25 @@ class CyclicLR(LRScheduler):
             self._scale_fn_ref = partial(self._exp_range_scale_fn, self.gamma)
             self.scale_mode = "iterations"
 
-    def scale_fn(self, x):
+    def scale_fn(self, x: float) -> float:
         """The amplitude scaling of the policy at x (the cycle or the iteration)."""
         if self._scale_fn_custom is not None:
             return self._scale_fn_custom(x)
         return self._scale_fn_ref(x)
 
     @staticmethod
-    def _triangular_scale_fn(x):
+    def _triangular_scale_fn(x: float) -> float:
         return 1.0
 
     @staticmethod
-    def _triangular2_scale_fn(x):
+    def _triangular2_scale_fn(x: float) -> float:
         return 1 / (2.0 ** (x - 1))
 
     @staticmethod
-    def _exp_range_scale_fn(gamma, x):
+    def _exp_range_scale_fn(gamma: float, x: float) -> float:
         return gamma ** x
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle
@@ -143,9 +151,9 @@ class CyclicLR(LRScheduler):
                 _set_momentum(group, self.use_beta1, m - (m - b) * scale_factor * self.scale_fn(at))
         return lrs
 
-    _not_state = ("optimizer", "_scale_fn_ref", "_scale_fn_custom")
+    _not_state: tuple[str, ...] = ("optimizer", "_scale_fn_ref", "_scale_fn_custom")
 
-    def state_dict(self):
+    def state_dict(self) -> StateDict:
         """The state; a custom ``scale_fn`` is saved only if it is a callable object
         (its ``__dict__``), not a function (torch's rule)."""
         state = super().state_dict()
@@ -154,7 +162,7 @@ class CyclicLR(LRScheduler):
                                      else copy.deepcopy(fn.__dict__))
         return state
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         state = dict(state_dict)
         fn = state.pop("_scale_fn_custom", None)
         super().load_state_dict(state)
@@ -183,10 +191,14 @@ class OneCycleLR(LRScheduler):
     in (0, 1); ``max_lr`` and momenta >= 0; ``div_factor``, ``final_div_factor`` > 0.
     """
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
-                 pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
-                 max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
-                 last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, max_lr: float | Sequence[float],
+                 total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.85,
+                 max_momentum: float | Sequence[float] = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         self.optimizer = optimizer
         if total_steps is not None:
@@ -219,7 +231,7 @@ class OneCycleLR(LRScheduler):
         n = self.total_steps
         ends = ([float(pct_start * n) - 1, float(2 * pct_start * n) - 2, n - 1] if three_phase
                 else [float(pct_start * n) - 1, n - 1])
-        self._schedule_phases = [
+        self._schedule_phases: list[dict[str, Any]] = [
             {"end_step": end, "start_lr": a, "end_lr": b, "start_momentum": c, "end_momentum": d}
             for end, (a, b, c, d) in zip(ends, _THREE_PHASES if three_phase else _TWO_PHASES)]
         self._anneal_func_type = anneal_strategy
@@ -236,19 +248,19 @@ class OneCycleLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     @staticmethod
-    def _annealing_cos(start, end, pct):
+    def _annealing_cos(start: float, end: float, pct: float) -> float:
         return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
 
     @staticmethod
-    def _annealing_linear(start, end, pct):
+    def _annealing_linear(start: float, end: float, pct: float) -> float:
         return (end - start) * pct + start
 
-    def _anneal_func(self, start, end, pct):
+    def _anneal_func(self, start: float, end: float, pct: float) -> float:
         if self._anneal_func_type == "cos":
             return self._annealing_cos(start, end, pct)
         return self._annealing_linear(start, end, pct)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         step_num = self.last_epoch
         if step_num > self.total_steps:
@@ -272,5 +284,6 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-def _positive_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) \
+        and value > 0  # type: ignore[operator]  # an Integral compares with an int

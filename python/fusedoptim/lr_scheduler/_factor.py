@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable
 
+from ..optim.base import Optimizer
 from ._base import (LRScheduler, _LambdaState, check_optimizer, group_values, increasing,
                     integer, rate, real, warn_get_lr_outside_step)
 
@@ -21,7 +23,7 @@ class LambdaLR(_LambdaState, LRScheduler):
     ``lr_lambda``: a function of the epoch, or a list with one per param group.
     """
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         return [base_lr * fn(self.last_epoch)
                 for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
@@ -31,7 +33,7 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
     r"""Multiply the lr by a function of the epoch at each step, as torch's:
     :math:`\eta_t = \eta_{t-1} \cdot \lambda(t)` (:math:`\eta_0` unchanged)."""
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         if self._is_initial:
             return group_values(self.optimizer, "lr")
@@ -46,20 +48,21 @@ class StepLR(LRScheduler):
     ``step_size``: an int > 0; ``gamma`` >= 0.
     """
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         self.step_size = integer("step_size", step_size, 1)
         rate("gamma", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return group_values(self.optimizer, "lr")
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** (self.last_epoch // self.step_size)
                 for base_lr in self.base_lrs]
 
@@ -72,21 +75,22 @@ class MultiStepLR(LRScheduler):
     requirement, checked here); ``gamma`` >= 0.
     """
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         self.milestones = Counter(increasing("milestones", milestones))
         rate("gamma", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         if self.last_epoch not in self.milestones:
             return group_values(self.optimizer, "lr")
         return [group["lr"] * self.gamma ** self.milestones[self.last_epoch]
                 for group in self.optimizer.param_groups]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> list[float]:
         milestones = sorted(self.milestones.elements())
         return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch)
                 for base_lr in self.base_lrs]
@@ -99,7 +103,8 @@ class ConstantLR(LRScheduler):
     ``factor`` in (0, 1]; ``total_iters``: an int >= 1.
     """
 
-    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         f = real("factor", factor)
         if f > 1.0 or f < 0:
@@ -110,7 +115,7 @@ class ConstantLR(LRScheduler):
         self.total_iters = integer("total_iters", total_iters, 1)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         if self.last_epoch == 0:
             return [group["lr"] * self.factor for group in self.optimizer.param_groups]
@@ -118,7 +123,7 @@ class ConstantLR(LRScheduler):
             return group_values(self.optimizer, "lr")
         return [group["lr"] * (1.0 / self.factor) for group in self.optimizer.param_groups]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
                 for base_lr in self.base_lrs]
 
@@ -132,8 +137,8 @@ class LinearLR(LRScheduler):
     ``start_factor`` in (0, 1], ``end_factor`` in [0, 1], ``total_iters``: an int >= 1.
     """
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
-                 last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         s, e = real("start_factor", start_factor), real("end_factor", end_factor)
         if s > 1.0 or s <= 0:
@@ -146,7 +151,7 @@ class LinearLR(LRScheduler):
         self.total_iters = integer("total_iters", total_iters, 1)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         if self.last_epoch == 0:
             return [group["lr"] * self.start_factor for group in self.optimizer.param_groups]
@@ -157,7 +162,7 @@ class LinearLR(LRScheduler):
                 * (1.0 + (e - s) / (self.total_iters * s + (self.last_epoch - 1) * (e - s)))
                 for group in self.optimizer.param_groups]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> list[float]:
         s, e = self.start_factor, self.end_factor
         return [base_lr * (s + (e - s) * min(self.total_iters, self.last_epoch) / self.total_iters)
                 for base_lr in self.base_lrs]
@@ -167,19 +172,19 @@ class ExponentialLR(LRScheduler):
     r"""Decay the lr by ``gamma`` every epoch, as torch's: :math:`\eta_t = \eta_0 \gamma^t`,
     ``gamma`` >= 0."""
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         rate("gamma", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         if self._is_initial:
             return group_values(self.optimizer, "lr")
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
 
 
@@ -190,14 +195,15 @@ class PolynomialLR(LRScheduler):
     ``total_iters``: an int >= 1; ``power`` >= 0.
     """
 
-    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
         check_optimizer(optimizer)
         self.total_iters = integer("total_iters", total_iters, 1)
         rate("power", power)
         self.power = power
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         warn_get_lr_outside_step(self)
         if self._is_initial or self.last_epoch > self.total_iters:
             return group_values(self.optimizer, "lr")
@@ -205,6 +211,6 @@ class PolynomialLR(LRScheduler):
                         / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
         return [group["lr"] * decay_factor for group in self.optimizer.param_groups]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters)
                 ** self.power for base_lr in self.base_lrs]
