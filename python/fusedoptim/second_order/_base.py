@@ -12,12 +12,14 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import _checks as C
 from .. import _native
+from .._typing import Closure, Hyper, Label, ParamGroup, Params, StateDict
 from ..optim import _groups as G
 from ..optim._lock import new_lock, one_at_a_time, without_lock
 from ..clip import all_finite, global_norm
@@ -26,11 +28,11 @@ class _State(dict):
     """``opt.state``: param index (or the param's key, or the array itself) -> a dict;
     missing entries of real params start empty, as torch's defaultdict."""
 
-    def __init__(self, opt):
+    def __init__(self, opt: ClosureOptimizer) -> None:
         super().__init__()
         self._opt = opt
 
-    def _index(self, key):
+    def _index(self, key: Any) -> Any:
         if isinstance(key, np.ndarray):
             for i, p in enumerate(self._opt._params):
                 if p is key:
@@ -41,14 +43,14 @@ class _State(dict):
             return keys.index(key)
         return key
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> dict[str, Any]:
         i = self._index(key)
         if not dict.__contains__(self, i):
             if isinstance(i, (int, np.integer)) and 0 <= i < len(self._opt._params):
                 dict.__setitem__(self, int(i), {})
         return dict.__getitem__(self, i)
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         try:
             return dict.__contains__(self, self._index(key))
         except KeyError:
@@ -60,17 +62,19 @@ class ClosureOptimizer:
     implement ``_check_group(group, label) -> dict`` and ``_check_state(entry, label)``."""
 
     _single_group = True
+    #: the subclass's checks of a group's hyperparameters: (group, label) -> checked values
+    _check_group: Callable[[ParamGroup, Label], Hyper]
 
-    def __init__(self, params, defaults: dict):
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         self._lock = new_lock()  # one step at a time: see optim/_lock.py
         self.defaults = dict(defaults)
         self._check_group(self.defaults, lambda k: k)
-        self.param_groups: list[dict] = []
+        self.param_groups: list[dict[str, Any]] = []
         self._params: list[np.ndarray] = []
-        self._keys: list | None = None
+        self._keys: Any = None  # the params' keys (params given as a dict), else None
         self.state = _State(self)
         #: what the last step did: iterations, function_evaluations, grad_norm, reason, ...
-        self.info: dict = {}
+        self.info: dict[str, Any] = {}
         groups, named = G.split_groups(params)
         if named:
             self._keys = []
@@ -82,15 +86,15 @@ class ClosureOptimizer:
         if not self._params:
             raise ValueError("params: empty parameter list")
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         return without_lock(self.__dict__)  # a copy gets its own lock
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = new_lock()
 
     @one_at_a_time
-    def add_param_group(self, param_group: dict) -> None:
+    def add_param_group(self, param_group: ParamGroup) -> None:
         """Add a group of params with its own hyperparameters (missing ones from the defaults)."""
         if not isinstance(param_group, Mapping) or "params" not in param_group:
             raise TypeError("param_group: expected a dict with a 'params' entry")
@@ -112,12 +116,12 @@ class ClosureOptimizer:
         self._params.extend(arrays)
         self.param_groups.append(group)
 
-    def _hparams(self, gi: int = 0) -> dict:
+    def _hparams(self, gi: int = 0) -> Hyper:
         """Group ``gi``'s hyperparameters, checked again (users may edit param_groups)."""
         return self._check_group(self.param_groups[gi], lambda k: f"param_groups[{gi}][{k!r}]")
 
     # ----------------------------------------------------------- closure results
-    def _call(self, closure, parts: int, what: str):
+    def _call(self, closure: Closure, parts: int, what: str) -> Sequence[Any]:
         """Call the closure and check it returned a tuple of ``parts`` items."""
         out = closure()
         if not isinstance(out, (tuple, list)) or len(out) != parts:
@@ -127,7 +131,7 @@ class ClosureOptimizer:
         return out
 
     @staticmethod
-    def _loss(value, finite: bool) -> float:
+    def _loss(value: Any, finite: bool) -> float:
         if isinstance(value, np.ndarray) and value.size == 1:
             value = value.reshape(()).item()
         if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating)):
@@ -137,7 +141,7 @@ class ClosureOptimizer:
             raise ValueError(f"closure: returned a non-finite loss ({v}) at the current parameters")
         return v
 
-    def _arrays(self, value, what: str, copy_: bool) -> list:
+    def _arrays(self, value: Any, what: str, copy_: bool) -> list[np.ndarray]:
         """A list of arrays aligned with the params (a list, or a dict with the params' keys),
         each of its param's shape, as C-contiguous arrays of the param's dtype (copied when
         ``copy_`` or when a conversion is needed)."""
@@ -170,11 +174,11 @@ class ClosureOptimizer:
                        else np.ascontiguousarray(a, dtype=p.dtype))
         return out
 
-    def _check_finite(self, arrays, what: str) -> None:
+    def _check_finite(self, arrays: list[np.ndarray], what: str) -> None:
         if not all_finite(arrays):
             raise ValueError(f"closure: {what} contain NaN or infinity at the current parameters")
 
-    def _views(self, flat: np.ndarray) -> list:
+    def _views(self, flat: np.ndarray) -> list[np.ndarray]:
         """Views of a flat vector shaped like the params (no copy), each cast to its param's
         dtype (a copy only where the dtypes differ)."""
         out, off = [], 0
@@ -184,13 +188,14 @@ class ClosureOptimizer:
             off += p.size
         return out
 
-    def _global(self) -> dict:
+    def _global(self) -> Any:  # the dict of state[0]: its entries vary in type
         st = self.state[0]
         st.setdefault("func_evals", 0)
         st.setdefault("n_iter", 0)
         return st
 
-    def _finish(self, loss, iterations, evals, grads, reason, **extra) -> None:
+    def _finish(self, loss: float, iterations: int, evals: int, grads: list[np.ndarray],
+                reason: str, **extra: Any) -> None:
         self.info = dict(iterations=iterations, function_evaluations=evals, loss=loss,
                          grad_norm=global_norm(grads, 2.0),
                          grad_max_abs=global_norm(grads, math.inf), reason=reason,
@@ -198,7 +203,7 @@ class ClosureOptimizer:
 
     # --------------------------------------------------------------- state_dict
     @one_at_a_time
-    def state_dict(self) -> dict:
+    def state_dict(self) -> StateDict:
         """A deep copy: {"state": {0: {...}}, "param_groups": [{..., "params": [indices]}]}."""
         indices, start = [], 0
         for group in self.param_groups:
@@ -209,7 +214,7 @@ class ClosureOptimizer:
                 "param_groups": groups}
 
     @one_at_a_time
-    def load_state_dict(self, state_dict: dict) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Load a state_dict (copied), checked completely before anything changes."""
         new_groups = G.check_loaded_groups(
             self, state_dict, [len(g["params"]) for g in self.param_groups],
@@ -226,7 +231,7 @@ class ClosureOptimizer:
         dict.clear(self.state)
         dict.update(self.state, new_state)
 
-    def _check_state(self, entry: dict, label: str) -> dict:
+    def _check_state(self, entry: dict[str, Any], label: str) -> dict[str, Any]:
         for name in ("func_evals", "n_iter"):
             if name in entry:
                 v = entry[name]
@@ -237,19 +242,19 @@ class ClosureOptimizer:
             raise ValueError(f"{label}: {type(self).__name__} keeps no state named {unknown[0]!r}")
         return entry
 
-    _state_names: tuple = ("func_evals", "n_iter")
+    _state_names: tuple[str, ...] = ("func_evals", "n_iter")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return G.describe(self)
 
 
-def check_closure(closure) -> None:
+def check_closure(closure: object) -> None:
     if not callable(closure):
         raise TypeError("closure: step() needs a callable that re-evaluates the model, got "
                         f"{type(closure).__name__}")
 
 
-def positive_int(label: str, value) -> int:
+def positive_int(label: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{label}: expected an int >= 1, got {value!r}")
     if value < 1:
@@ -257,5 +262,5 @@ def positive_int(label: str, value) -> int:
     return int(value)
 
 
-def nonneg(label: str, value) -> float:
+def nonneg(label: str, value: Any) -> float:
     return C.nonneg(label, value)

@@ -19,11 +19,14 @@ comes back with the accepted one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 
-def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
+def cubic_interpolate(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float,
+                      bounds: tuple[float, float] | None = None) -> float:
     r"""The minimizer of the cubic through (x1, f1, f1'=g1) and (x2, f2, f2'=g2), clamped
     to ``bounds`` (default [min(x1, x2), max(x1, x2)]):
 
@@ -53,14 +56,16 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     return (lo + hi) / 2.0
 
 
-def strong_wolfe(obj, t, f, gtd, aux, d_norm, c1=1e-4, c2=0.9, tolerance_change=1e-9,
-                 max_ls=25):
+def strong_wolfe(obj: Callable[[float], tuple[float, float, Any]], t: float, f: float, gtd: float,
+                 aux: Any, d_norm: float, c1: float = 1e-4, c2: float = 0.9,
+                 tolerance_change: float = 1e-9, max_ls: int = 25) -> tuple[float, Any, float, int]:
     """Strong-Wolfe line search from phi(0) = ``f``, phi'(0) = ``gtd`` < 0 (``aux`` the
     starting point's payload), first trial step ``t``; ``d_norm`` = max|d|, used to stop
     when the bracket is narrower than ``tolerance_change`` in x. At most ``max_ls``
     evaluations after the first. Returns (f, aux, t, evaluations)."""
     f_new, gtd_new, aux_new = obj(t)
     evals = 1
+    t_prev: float
     t_prev, f_prev, gtd_prev, aux_prev = 0, f, gtd, aux
     done = False
     ls_iter = 0
@@ -127,7 +132,9 @@ def strong_wolfe(obj, t, f, gtd, aux, d_norm, c1=1e-4, c2=0.9, tolerance_change=
     return br_f[low], br_a[low], br[low], evals
 
 
-def backtracking(obj, t, f, gtd, aux, c1=1e-4, shrink=0.5, max_ls=25):
+def backtracking(obj: Callable[[float], tuple[float, float, Any]], t: float, f: float, gtd: float,
+                 aux: Any, c1: float = 1e-4, shrink: float = 0.5,
+                 max_ls: int = 25) -> tuple[float, Any, float, int]:
     """Armijo backtracking: the first of t, shrink t, shrink^2 t, ... with
     phi(t) <= phi(0) + c1 t phi'(0) (a non-finite phi(t) fails), at most ``max_ls``
     evaluations. Returns (f, aux, t, evaluations); t = 0 (and the start's f, aux)

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .. import _backends
 from .. import vector as V
+from .._typing import Closure, Hyper, Label, ParamGroup, Params
 from . import _base
 
 
@@ -32,10 +34,10 @@ class DiagonalNewton(_base.ClosureOptimizer):
 
     _single_group = False
 
-    def __init__(self, params, lr=1.0, min_curvature=1e-8):
+    def __init__(self, params: Params, lr: float = 1.0, min_curvature: float = 1e-8) -> None:
         super().__init__(params, dict(lr=lr, min_curvature=min_curvature))
 
-    def _check_group(self, group, label):
+    def _check_group(self, group: ParamGroup, label: Label) -> Hyper:
         h = dict(lr=_base.nonneg(label("lr"), group["lr"]),
                  min_curvature=_base.nonneg(label("min_curvature"), group["min_curvature"]))
         if not (h["min_curvature"] > 0 and math.isfinite(h["min_curvature"])):
@@ -46,7 +48,7 @@ class DiagonalNewton(_base.ClosureOptimizer):
         return h
 
     @_base.one_at_a_time
-    def step(self, closure):
+    def step(self, closure: Closure) -> Any:
         """One per-coordinate Newton step; returns the closure's loss."""
         _base.check_closure(closure)
         hs = [self._hparams(gi) for gi in range(len(self.param_groups))]

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import vector as V
+from .._typing import Closure, Hyper, Label, ParamGroup, Params
 from ..clip import global_norm
 from . import _base
 from ..optim._state import lbfgs_state_from_flat, lbfgs_state_to_flat
@@ -52,8 +55,10 @@ class LBFGS(_base.ClosureOptimizer):
     _state_names = ("func_evals", "n_iter", "d", "t", "old_dirs", "old_stps", "ro", "H_diag",
                     "prev_flat_grad", "prev_loss", "al")
 
-    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
-                 tolerance_change=1e-9, history_size=100, line_search_fn=None):
+    def __init__(self, params: Params, lr: float = 1, max_iter: int = 20,
+                 max_eval: int | None = None, tolerance_grad: float = 1e-7,
+                 tolerance_change: float = 1e-9, history_size: int = 100,
+                 line_search_fn: str | None = None) -> None:
         if isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, bool) \
                 and max_eval is None:
             max_eval = max_iter * 5 // 4
@@ -62,7 +67,7 @@ class LBFGS(_base.ClosureOptimizer):
                                       tolerance_change=tolerance_change,
                                       history_size=history_size, line_search_fn=line_search_fn))
 
-    def _check_group(self, group, label):
+    def _check_group(self, group: ParamGroup, label: Label) -> Hyper:
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"{label('line_search_fn')}: expected None or 'strong_wolfe', got "
                              f"{group['line_search_fn']!r}")
@@ -75,7 +80,7 @@ class LBFGS(_base.ClosureOptimizer):
                     history_size=_base.positive_int(label("history_size"), group["history_size"]),
                     line_search_fn=group["line_search_fn"])
 
-    def _evaluate(self, closure, start=False):
+    def _evaluate(self, closure: Closure, start: bool = False) -> tuple[float, list[np.ndarray]]:
         loss, grads = self._call(closure, 2, "(loss, grads)")
         loss = self._loss(loss, finite=start)
         grads = self._arrays(grads, "grads", copy_=True)
@@ -84,7 +89,7 @@ class LBFGS(_base.ClosureOptimizer):
         return loss, grads
 
     @_base.one_at_a_time
-    def step(self, closure):
+    def step(self, closure: Closure) -> Any:
         """Run up to max_iter L-BFGS iterations; returns the loss at the start of the step."""
         _base.check_closure(closure)
         h = self._hparams()
@@ -168,7 +173,8 @@ class LBFGS(_base.ClosureOptimizer):
             if h["line_search_fn"] is not None:
                 x_init = _clone(params)
 
-                def obj(step, x_init=x_init, d=d):
+                def obj(step: float, x_init: list[np.ndarray] = x_init,
+                        d: list[np.ndarray] = d) -> tuple[float, float, Any]:
                     V.axpy_(step, d, params)
                     try:
                         f_new, g_new = self._evaluate(closure)
@@ -223,12 +229,12 @@ class LBFGS(_base.ClosureOptimizer):
         sd["state"] = {k: lbfgs_state_to_flat(v) for k, v in sd["state"].items()}
         return sd
 
-    def _check_state(self, entry, label):
+    def _check_state(self, entry: dict[str, Any], label: str) -> dict[str, Any]:
         # torch's layout (flat vectors, 0-d tensors) or ours (lists of arrays, floats)
         entry = lbfgs_state_from_flat(super()._check_state(entry, label), self._params, label)
         shapes = [p.shape for p in self._params]
 
-        def vec(v, what):
+        def vec(v: Any, what: str) -> list[np.ndarray]:
             if not isinstance(v, (list, tuple)) or len(v) != len(shapes) or any(
                     not isinstance(a, np.ndarray) or a.shape != s for a, s in zip(v, shapes)):
                 raise ValueError(f"{label}[{what}]: expected a list of arrays shaped like the "
@@ -247,7 +253,7 @@ class LBFGS(_base.ClosureOptimizer):
         return entry
 
 
-def _clone(xs):
+def _clone(xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Fresh C-contiguous copies (own memory: closures may reuse their grad arrays)."""
     out = [np.empty_like(x, order="C") for x in xs]
     V.copy_(out, xs)

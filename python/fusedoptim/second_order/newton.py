@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import vector as V
+from .._typing import Closure, Hyper, Label, ParamGroup, Params
 from ..clip import global_norm
 from . import _base
 from ._line_search import backtracking, strong_wolfe
@@ -52,9 +55,11 @@ class Newton(_base.ClosureOptimizer):
     search the last update is not re-evaluated (as in torch's L-BFGS).
     """
 
-    def __init__(self, params, lr=1.0, max_iter=1, max_eval=None, tolerance_grad=1e-12,
-                 tolerance_change=1e-12, line_search_fn=None, damping=1e-3,
-                 damping_factor=10.0, cg_max_iter=None, cg_tol=None):
+    def __init__(self, params: Params, lr: float = 1.0, max_iter: int = 1,
+                 max_eval: int | None = None, tolerance_grad: float = 1e-12,
+                 tolerance_change: float = 1e-12, line_search_fn: str | None = None,
+                 damping: float = 1e-3, damping_factor: float = 10.0,
+                 cg_max_iter: int | None = None, cg_tol: float | None = None) -> None:
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
                                       tolerance_grad=tolerance_grad,
                                       tolerance_change=tolerance_change,
@@ -63,7 +68,7 @@ class Newton(_base.ClosureOptimizer):
                                       cg_tol=cg_tol))
         self._n = sum(p.size for p in self._params)
 
-    def _check_group(self, group, label):
+    def _check_group(self, group: ParamGroup, label: Label) -> Hyper:
         ls = group["line_search_fn"]
         if ls not in (None, "backtracking", "strong_wolfe"):
             raise ValueError(f"{label('line_search_fn')}: expected None, 'backtracking' or "
@@ -91,7 +96,8 @@ class Newton(_base.ClosureOptimizer):
         return h
 
     # ------------------------------------------------------------------ closure
-    def _evaluate(self, closure, start=False):
+    def _evaluate(self, closure: Closure,
+                  start: bool = False) -> tuple[float, list[np.ndarray], Any]:
         loss, grads, H = self._call(closure, 3, "(loss, grads, H)")
         loss = self._loss(loss, finite=start)
         grads = self._arrays(grads, "grads", copy_=False)
@@ -111,12 +117,12 @@ class Newton(_base.ClosureOptimizer):
             self._check_finite(grads, "grads")
         return loss, grads, hess
 
-    def _flat(self, grads) -> np.ndarray:
+    def _flat(self, grads: Sequence[np.ndarray]) -> np.ndarray:
         return np.concatenate([g.reshape(-1) for g in grads]).astype(np.float64, copy=False) \
             if grads else np.zeros(0)
 
     # ---------------------------------------------------------------- direction
-    def _dense_direction(self, H, g, h):
+    def _dense_direction(self, H: np.ndarray, g: np.ndarray, h: Hyper) -> tuple[np.ndarray, float]:
         """(p, lambda): Cholesky of H + lambda I, lambda = 0 first."""
         H = 0.5 * (H + H.T)
         diag = np.diag(H)
@@ -138,7 +144,8 @@ class Newton(_base.ClosureOptimizer):
                 else lam * h["damping_factor"]
         raise ValueError("Newton: could not damp H into a positive definite matrix")
 
-    def _cg_direction(self, hvp, g, h):
+    def _cg_direction(self, hvp: Callable[[np.ndarray], Any], g: np.ndarray,
+                      h: Hyper) -> tuple[np.ndarray, int]:
         """(p, iterations): truncated CG on H p = -g."""
         n = self._n
         gnorm = float(np.linalg.norm(g))
@@ -171,7 +178,7 @@ class Newton(_base.ClosureOptimizer):
 
     # --------------------------------------------------------------------- step
     @_base.one_at_a_time
-    def step(self, closure):
+    def step(self, closure: Closure) -> Any:
         """Run up to max_iter Newton iterations; returns the loss at the start of the step."""
         _base.check_closure(closure)
         h = self._hparams()
@@ -218,7 +225,8 @@ class Newton(_base.ClosureOptimizer):
             else:
                 x0 = [p_.copy() for p_ in params]
 
-                def obj(step, x0=x0, pv=pv, p=p):
+                def obj(step: float, x0: list[np.ndarray] = x0, pv: list[np.ndarray] = pv,
+                        p: np.ndarray = p) -> tuple[float, float, Any]:
                     V.axpy_(step, pv, params)
                     try:
                         f, gr, Hn = self._evaluate(closure)
