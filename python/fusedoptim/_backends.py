@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import importlib
 import os
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from . import _native
+from ._typing import Work
 
 _BUILD_HINT = ("reinstall with the CUDA extension: "
                "pip install . -Ccmake.define.FUSEDOPTIM_CUDA=ON (needs nvcc)")
 
 
-def is_device_array(x) -> bool:
+def is_device_array(x: object) -> bool:
     """Whether x is a CUDA device array: its type has ``__cuda_array_interface__`` (and,
     for a PyTorch tensor, whose every type has it, the tensor is on the GPU)."""
     if not hasattr(type(x), "__cuda_array_interface__"):
@@ -42,20 +45,21 @@ class HostBackend:
     full_like = staticmethod(np.full_like)
 
     @staticmethod
-    def is_array(x) -> bool:
+    def is_array(x: object) -> bool:
         return isinstance(x, np.ndarray)
 
     @staticmethod
-    def reduce(kind, arrays, scalar, others=None) -> float:
+    def reduce(kind: _native._core.Reduction, arrays: list[Any], scalar: float,
+               others: list[Any] | None = None) -> float:
         """A multi-tensor reduction (enum fusedoptim._core.Reduction) as a float."""
         return _native._core.reduce(kind, arrays, scalar, None, others)
 
     @staticmethod
-    def to_numpy(a) -> np.ndarray:
+    def to_numpy(a: Any) -> np.ndarray:
         return np.array(a, copy=True)
 
     @staticmethod
-    def from_numpy(arr, like) -> np.ndarray:
+    def from_numpy(arr: Any, like: np.ndarray) -> np.ndarray:
         return np.array(arr, dtype=like.dtype, order="C", copy=True)
 
 
@@ -81,7 +85,7 @@ def device_module():
     return _module
 
 
-def set_device_module(module) -> None:
+def set_device_module(module: ModuleType | None) -> None:
     """Use ``module`` for device steps (tests use fusedoptim._cuda_emulator); None resets."""
     global _module
     _module = module
@@ -160,7 +164,7 @@ class _ArrayKind:
         return 0
 
 
-def to_numpy(a) -> np.ndarray:
+def to_numpy(a: Any) -> np.ndarray:
     """A NumPy copy of a host or device array (CuPy's and others' ``get()``, PyTorch's
     ``cpu()``)."""
     if isinstance(a, np.ndarray):
@@ -200,10 +204,11 @@ class DeviceBackend:
 
         self.Plan = Plan
 
-    def run(self, works) -> None:
+    def run(self, works: list[Work]) -> None:
         self.module.run(works, self.kind.stream())
 
-    def reduce(self, kind, arrays, scalar, others=None) -> float:
+    def reduce(self, kind: _native._core.Reduction, arrays: list[Any], scalar: float,
+               others: list[Any] | None = None) -> float:
         """A multi-tensor reduction as a float: float64 partials per chunk on the device,
         added in order on the host (waits for the stream, as any value read must)."""
         return self.module.reduce(int(kind), arrays, scalar, None, others,
@@ -211,14 +216,14 @@ class DeviceBackend:
                                   self.kind.stream())
 
     @staticmethod
-    def is_array(x) -> bool:
+    def is_array(x: object) -> bool:
         return is_device_array(x)
 
 
 _DEVICE_BACKENDS: dict = {}
 
 
-def run(works) -> None:
+def run(works: list[Work]) -> None:
     """Run works (functional.py) on the side of the first work's first list, the arrays
     it writes (the native checks name any array of the other side)."""
     first = works[0][3][0]

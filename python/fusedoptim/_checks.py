@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
-def real(name: str, value) -> float:
+def real(name: str, value: Any) -> float:
     """`value` as a finite float; TypeError (not a number) or ValueError (inf, NaN, or an
     int beyond the float range) naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -24,14 +26,14 @@ def real(name: str, value) -> float:
     return v
 
 
-def nonneg(name: str, value) -> float:
+def nonneg(name: str, value: Any) -> float:
     v = real(name, value)
     if not v >= 0.0:
         raise ValueError(f"{name}: must be >= 0, got {value!r}")
     return v
 
 
-def in_unit_interval(name: str, value) -> float:
+def in_unit_interval(name: str, value: Any) -> float:
     """A value in [0, 1) such as a beta or a momentum coefficient for EMA."""
     v = real(name, value)
     if not 0.0 <= v < 1.0:
@@ -39,25 +41,25 @@ def in_unit_interval(name: str, value) -> float:
     return v
 
 
-def flag(name: str, value) -> bool:
+def flag(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, int)) or value not in (0, 1):
         raise TypeError(f"{name}: expected a bool, got {value!r}")
     return bool(value)
 
 
-def pair(name: str, value) -> tuple:
+def pair(name: str, value: Any) -> tuple[Any, ...]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError(f"{name}: expected a pair (a, b), got {value!r}")
     return tuple(value)
 
 
-def step_count(name: str, value) -> int:
+def step_count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}: expected the step number, an int >= 1, got {value!r}")
     return int(value)
 
 
-def lr_value(value, count: int, label: str) -> float:
+def lr_value(value: Any, count: int, label: str) -> float:
     """A value returned by a callable lr at step ``count``: a finite number >= 0."""
     try:
         v = real(label, value)
@@ -69,13 +71,14 @@ def lr_value(value, count: int, label: str) -> float:
     return v
 
 
-def betas(name: str, value) -> tuple[float, float]:
+def betas(name: str, value: Any) -> tuple[float, float]:
     """A pair (beta1, beta2), each in [0, 1)."""
     b = pair(name, value)
     return in_unit_interval(f"{name}[0]", b[0]), in_unit_interval(f"{name}[1]", b[1])
 
 
-def checked(group, label, **checks) -> dict:
+def checked(group: Mapping[str, Any], label: Callable[[str], str],
+            **checks: Callable[[str, Any], Any]) -> dict[str, Any]:
     """{key: check(label(key), group[key])} for each keyword ``key=check``: the checked
     hyperparameters of a param group, each error naming its key through ``label``."""
     return {key: check(label(key), group[key]) for key, check in checks.items()}

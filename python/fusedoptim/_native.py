@@ -5,6 +5,8 @@ build must be noticed.
 """
 from __future__ import annotations
 
+from typing import Any
+
 try:
     from . import _core
 except ImportError as exc:  # pragma: no cover - exercised only by broken installs
@@ -25,7 +27,7 @@ get_isa = _core.get_isa
 SPECS = _core.kernel_specs()
 
 
-def build_info() -> dict:
+def build_info() -> dict[str, Any]:
     """What was compiled and what runs: compiler, OpenMP, threads, ISA paths, and under
     "cuda" whether the CUDA extension is built, its architectures and the device."""
     from ._backends import cuda_info  # _backends imports this module

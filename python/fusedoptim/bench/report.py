@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import platform
 from itertools import groupby
+from typing import Any
 
 
 def machine() -> dict:
@@ -18,7 +19,8 @@ def machine() -> dict:
                     break
     except OSError:
         pass
-    info = {"cpu": cpu, "python": platform.python_version(), "fusedoptim": fusedoptim.build_info()}
+    info: dict[str, Any] = {"cpu": cpu, "python": platform.python_version(),
+                            "fusedoptim": fusedoptim.build_info()}
     try:
         import torch
         info["torch"] = torch.__version__
@@ -94,8 +96,8 @@ def table(rows: list, title: str = "") -> str:
     lines = [title] if title else []
     head = (f"  {'implementation':<14}{'ms/step':>10}{'IQR':>9}{'ns/value':>10}{'GB/s':>8}"
             f"{'roofline':>14}{'fusedoptim is':>16}")
-    for key, group in groupby(rows, key=_key):
-        group = list(group)
+    for key, grp in groupby(rows, key=_key):
+        group = list(grp)
         wl, dtype, threads, opt = key
         n, bpv = group[0]["n_values"], group[0]["bytes_per_value"]
         lines.append(f"{wl} | {dtype} | {threads} thread{'s' if threads > 1 else ''} | {opt} "
@@ -201,10 +203,10 @@ def plot(path, result: dict) -> bool:
         axes[0].set_yscale("log")
         axes[0].set_title(f"{opt}, {rows[0]['dtype']}, {thr} threads")
         axes[0].legend(fontsize=8)
-    for (opt, impl), group in groupby(sorted(result["sweep"], key=lambda r: (r["optimizer"],
+    for (opt, impl), grp in groupby(sorted(result["sweep"], key=lambda r: (r["optimizer"],
                                              _impl_order(r["impl"]), r["n_values"])),
                                       key=lambda r: (r["optimizer"], r["impl"])):
-        group = list(group)
+        group = list(grp)
         axes[1].plot([r["n_values"] for r in group], [r["ns_per_value"] for r in group],
                      marker="o", ms=3, label=f"{opt} {impl}")
     axes[1].set_xscale("log")

@@ -7,6 +7,7 @@ import gc
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -184,7 +185,7 @@ def run(cfg: Config, progress: bool = True, tools=None) -> dict:
     if side.tools is not None:
         total += len(cfg.workloads) * len(cfg.optimizers)
     bar = Progress(total, progress)
-    out = {"rows": [], "sweep": [], "overhead": [], "host": [], "plan": [],
+    out: dict[str, Any] = {"rows": [], "sweep": [], "overhead": [], "host": [], "plan": [],
            "skipped": [], "left_out": list(plan.left_out),
            "device": side.tools.name if side.tools else None}
 
@@ -204,8 +205,9 @@ def run(cfg: Config, progress: bool = True, tools=None) -> dict:
                 # measured_bytes: how far above its size before this measurement the
                 # process's resident size rose, known only where this measurement set a
                 # new peak (the peak is the whole run's, never reset); else None.
-                known = None not in (base, peak, peak_before) and peak > peak_before
-                grew = peak - base if known else None
+                known = (None not in (base, peak, peak_before)
+                         and peak > peak_before)  # type: ignore[operator]
+                grew = peak - base if known else None  # type: ignore[operator]
                 out["plan"].append(dict(label=m.label, n_values=m.n_values,
                                         estimated_bytes=m.array_bytes, measured_bytes=grew,
                                         peak_rss_bytes=peak, seconds=time.perf_counter() - t0))

@@ -40,7 +40,7 @@ def interleaved(fns: dict, repeats: int, target_s: float = 0.02, warmup: int = 2
         for _ in range(warmup):
             fn()
     inner = {name: calibrate(fn, target_s, sync) for name, fn in fns.items()}
-    samples = {name: [] for name in fns}
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             n = inner[name]

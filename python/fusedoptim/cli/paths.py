@@ -50,8 +50,8 @@ class Function2D:
     hess: Callable   # hess(p) -> 2x2 array (for second-order methods)
     start: tuple
     minimum: tuple | None   # None: no minimum (the saddle), measure the escape instead
-    xlim: tuple
-    ylim: tuple
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
     log_levels: bool        # contour levels spaced in log(f - min) (valleys) or linearly
     hyper: dict             # method label -> optimizer keywords
     saddle: tuple | None = None  # a saddle point to mark on the plot
@@ -234,7 +234,7 @@ def plot(fn: Function2D, paths: dict, path_png: str, steps: int) -> bool:
     z = fn.f(gx, gy)
     fig, ax = plt.subplots(figsize=(8, 6.4))
     if fn.log_levels:
-        fmin = fn.f(*fn.minimum)
+        fmin = fn.f(*fn.minimum)  # type: ignore[misc]  # log_levels: there is a minimum
         levels = fmin + np.logspace(-3, np.log10(z.max() - fmin), 25)
         ax.contour(gx, gy, z, levels=levels, cmap="Greys_r", linewidths=0.6, alpha=0.8)
     else:

@@ -5,11 +5,15 @@ run their arithmetic through :mod:`fusedoptim.reference.functional`, written
 straight from the formulas. The oracle of the tests, the NumPy baseline of the
 benchmarks.
 """
+from typing import TypeVar
+
 from .. import optim as _optim
 from . import clip, functional, losses
 
+_Opt = TypeVar("_Opt", bound=_optim.Optimizer)
 
-def _twin(cls):
+
+def _twin(cls: type[_Opt]) -> type[_Opt]:
     return type(cls.__name__, (cls,), {"_functional": functional, "__module__": __name__,
                                        "__doc__": f"NumPy reference twin of fusedoptim.{cls.__name__}."})
 

@@ -8,30 +8,36 @@ arithmetic is NumPy's.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from .. import _native
 from .. import functional as F
+from .._typing import Names
 
 
-def _lerp(start, end, weight):
+def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     """torch.lerp: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w)."""
     if abs(weight) < 0.5:
         return start + weight * (end - start)
     return end - (end - start) * (1 - weight)
 
 
-def _scalar(x, like):
+def _scalar(x: float, like: np.ndarray) -> Any:
     """A Python float as the array's dtype, as torch casts scalar arguments."""
     return like.dtype.type(x)
 
 
-def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
-        nesterov=False, maximize=False, first_step=False, names=None):
+def sgd(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+        momentum_buffers: Any, *, lr: float, momentum: float = 0.0,
+        dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+        maximize: bool = False, first_step: bool = False, names: Names = None) -> None:
     """``first_step=True`` (used by the optimizer classes, which allocate buffers up
     front) fills the given buffers with the gradient, as a None entry would."""
-    kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-              nesterov=nesterov, maximize=maximize)
+    kw: dict[str, Any] = dict(lr=lr, momentum=momentum, dampening=dampening,
+                              weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
     # The native layer's checks, all of them before any buffer is created or written.
     if not F.sgd_missing_buffers(params, grads, momentum_buffers, _native.validate, kw):
         _native.validate([F.sgd_work(params, grads, momentum_buffers, first_step=first_step,
@@ -53,8 +59,10 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, wei
         p += s(-lr) * g
 
 
-def adagrad(params, grads, state_sums, step, *, lr, weight_decay=0.0, lr_decay=0.0, eps=1e-10,
-            maximize=False, names=None):
+def adagrad(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+            state_sums: Sequence[np.ndarray], step: int, *, lr: float, weight_decay: float = 0.0,
+            lr_decay: float = 0.0, eps: float = 1e-10, maximize: bool = False,
+            names: Names = None) -> None:
     _native.validate([F.adagrad_work(params, grads, state_sums, step, lr=lr,
                                      weight_decay=weight_decay, lr_decay=lr_decay, eps=eps,
                                      maximize=maximize)])
@@ -68,8 +76,11 @@ def adagrad(params, grads, state_sums, step, *, lr, weight_decay=0.0, lr_decay=0
         p += s(-clr) * g / (np.sqrt(ssum) + s(eps))
 
 
-def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha=0.99, eps=1e-8,
-            weight_decay=0.0, momentum=0.0, centered=False, maximize=False, names=None):
+def rmsprop(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+            square_avgs: Sequence[np.ndarray], grad_avgs: Any,
+            momentum_buffers: Any, *, lr: float, alpha: float = 0.99,
+            eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+            centered: bool = False, maximize: bool = False, names: Names = None) -> None:
     _native.validate([F.rmsprop_work(params, grads, square_avgs, grad_avgs, momentum_buffers,
                                      lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                      momentum=momentum, centered=centered, maximize=maximize)])
@@ -94,9 +105,11 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alph
             p += s(-lr) * g / avg
 
 
-def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
-         beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
-         decoupled_weight_decay=False, names=None):
+def adam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
+         exp_avg_sqs: Sequence[np.ndarray], max_exp_avg_sqs: Any, step: int,
+         *, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+         weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
+         decoupled_weight_decay: bool = False, names: Names = None) -> None:
     _native.validate([F.adam_work(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step,
                                   lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                                   weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
@@ -123,15 +136,19 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, bet
         p += s(-step_size) * m / denom
 
 
-def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, *, lr, beta1=0.9,
-          beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+def adamw(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
+          exp_avg_sqs: Sequence[np.ndarray], max_exp_avg_sqs: Any,
+          step: int, *, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+          weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False) -> None:
     adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr=lr, beta1=beta1,
          beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
          decoupled_weight_decay=True)
 
 
-def rprop(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_size_max=50.0,
-          etaminus=0.5, etaplus=1.2, maximize=False, names=None):
+def rprop(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], prevs: Sequence[np.ndarray],
+          step_sizes: Sequence[np.ndarray], *, step_size_min: float = 1e-6,
+          step_size_max: float = 50.0, etaminus: float = 0.5, etaplus: float = 1.2,
+          maximize: bool = False, names: Names = None) -> None:
     _native.validate([F.rprop_work(params, grads, prevs, step_sizes, step_size_min=step_size_min,
                                    step_size_max=step_size_max, etaminus=etaminus,
                                    etaplus=etaplus, maximize=maximize)])
@@ -147,8 +164,10 @@ def rprop(params, grads, prevs, step_sizes, *, step_size_min=1e-6, step_size_max
         prev[...] = g
 
 
-def adamax(params, grads, exp_avgs, exp_infs, step, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
-           weight_decay=0.0, maximize=False, names=None):
+def adamax(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+           exp_avgs: Sequence[np.ndarray], exp_infs: Sequence[np.ndarray], step: int, *, lr: float,
+           beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+           maximize: bool = False, names: Names = None) -> None:
     _native.validate([F.adamax_work(params, grads, exp_avgs, exp_infs, step, lr=lr, beta1=beta1,
                                     beta2=beta2, eps=eps, weight_decay=weight_decay,
                                     maximize=maximize)])
@@ -163,9 +182,11 @@ def adamax(params, grads, exp_avgs, exp_infs, step, *, lr, beta1=0.9, beta2=0.99
         p += s(-clr) * m / u
 
 
-def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_product, step, *, lr, beta1=0.9, beta2=0.999,
-          eps=1e-8, weight_decay=0.0, momentum_decay=4e-3, decoupled_weight_decay=False,
-          maximize=False, names=None):
+def nadam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
+          exp_avg_sqs: Sequence[np.ndarray], mu_product: float, step: int, *, lr: float,
+          beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+          momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False,
+          maximize: bool = False, names: Names = None) -> float:
     _native.validate([F.nadam_work(params, grads, exp_avgs, exp_avg_sqs, mu_product, step, lr=lr,
                                    beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                                    momentum_decay=momentum_decay,
@@ -191,8 +212,11 @@ def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_product, step, *, lr, beta1=0
     return mu_product
 
 
-def radam(params, grads, exp_avgs, exp_avg_sqs, step, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
-          weight_decay=0.0, decoupled_weight_decay=False, maximize=False, names=None):
+def radam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
+          exp_avg_sqs: Sequence[np.ndarray], step: int, *, lr: float, beta1: float = 0.9,
+          beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+          decoupled_weight_decay: bool = False, maximize: bool = False,
+          names: Names = None) -> None:
     _native.validate([F.radam_work(params, grads, exp_avgs, exp_avg_sqs, step, lr=lr, beta1=beta1,
                                    beta2=beta2, eps=eps, weight_decay=weight_decay,
                                    decoupled_weight_decay=decoupled_weight_decay,
@@ -219,8 +243,10 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, step, *, lr, beta1=0.9, beta2=0.
         p -= update
 
 
-def adadelta(params, grads, square_avgs, acc_deltas, *, lr=1.0, rho=0.9, eps=1e-6,
-             weight_decay=0.0, maximize=False, names=None):
+def adadelta(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+             square_avgs: Sequence[np.ndarray], acc_deltas: Sequence[np.ndarray], *,
+             lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
+             maximize: bool = False, names: Names = None) -> None:
     _native.validate([F.adadelta_work(params, grads, square_avgs, acc_deltas, lr=lr, rho=rho,
                                       eps=eps, weight_decay=weight_decay, maximize=maximize)])
     for p, g, v, a in zip(params, grads, square_avgs, acc_deltas):
@@ -234,8 +260,10 @@ def adadelta(params, grads, square_avgs, acc_deltas, *, lr=1.0, rho=0.9, eps=1e-
         p += s(-lr) * delta
 
 
-def asgd(params, grads, axs, step, *, eta, mu, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6,
-         weight_decay=0.0, maximize=False, names=None):
+def asgd(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], axs: Sequence[np.ndarray],
+         step: int, *, eta: float, mu: float, lr: float = 1e-2, lambd: float = 1e-4,
+         alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0.0, maximize: bool = False,
+         names: Names = None) -> tuple[float, float]:
     _native.validate([F.asgd_work(params, grads, axs, step, eta=eta, mu=mu, lr=lr, lambd=lambd,
                                   alpha=alpha, t0=t0, weight_decay=weight_decay,
                                   maximize=maximize)])
@@ -254,8 +282,9 @@ def asgd(params, grads, axs, step, *, eta, mu, lr=1e-2, lambd=1e-4, alpha=0.75, 
     return float(np.float32(eta)), float(np.float32(1 / max(1, step - t0)))
 
 
-def lion(params, grads, exp_avgs, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False,
-         names=None):
+def lion(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
+         *, lr: float, beta1: float = 0.9, beta2: float = 0.99, weight_decay: float = 0.0,
+         maximize: bool = False, names: Names = None) -> None:
     _native.validate([F.lion_work(params, grads, exp_avgs, lr=lr, beta1=beta1, beta2=beta2,
                                   weight_decay=weight_decay, maximize=maximize)])
     for p, g, m in zip(params, grads, exp_avgs):

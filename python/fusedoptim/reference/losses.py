@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from ..losses import check_cross_entropy_inputs, mse  # noqa: F401  (mse is NumPy already)
 
 
-def softmax_cross_entropy(logits, targets, reduction="mean"):
+def softmax_cross_entropy(logits: np.ndarray, targets: npt.ArrayLike,
+                          reduction: str = "mean") -> tuple[float, np.ndarray]:
     logits, targets = check_cross_entropy_inputs(logits, targets, reduction)
     z = logits.astype(np.float64)
     n, c = z.shape
