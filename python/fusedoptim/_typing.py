@@ -5,7 +5,7 @@ Union/Optional/Tuple so that the module imports on every supported Python (3.9+)
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence, ValuesView
 from typing import Any, Dict, Optional, Protocol, Tuple, Union
 
 import numpy as np
@@ -27,8 +27,11 @@ ArrayList = Sequence[Array]
 Arrays = Union[Array, Sequence[Array]]
 #: a param group: ``{"params": [...], "lr": ..., <hyperparameters>}``
 ParamGroup = Mapping[str, Any]
-#: what an optimizer takes: a list of arrays, a dict name -> array, or a list of groups
-Params = Union[Iterable[Array], Mapping[Any, Array], Iterable[ParamGroup]]
+#: what an optimizer takes: a list of arrays, a dict name -> array, or a list of groups.
+#: Spelled as sequences, iterators and dict views rather than any Iterable (which a dict
+#: is too): that way mypy infers list and dict literals of arrays of mixed dtypes from it.
+Params = Union[Mapping[Any, Array], Sequence[Union[Array, ParamGroup]],
+               Iterator[Union[Array, ParamGroup]], ValuesView[Array]]
 #: what ``step`` takes: a list aligned with the params, or a dict with the params' keys;
 #: a None entry skips that param
 Grads = Union[Sequence[Optional[Array]], Mapping[Any, Optional[Array]]]
