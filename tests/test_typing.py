@@ -6,6 +6,8 @@ stubs of the compiled modules (_core.pyi, _cuda.pyi) match the modules (mypy's s
 The user scripts are checked against the fusedoptim that the tests import: an installed
 one is found through its py.typed marker (PEP 561), a source tree through MYPYPATH.
 """
+import ast
+import importlib
 import importlib.util
 import os
 import site
@@ -184,3 +186,56 @@ def test_stubs_match_the_compiled_modules(tmp_path, cache_dir):
     code, out = _run(["mypy.stubtest", *modules, "--mypy-config-file", str(config),
                       "--allowlist", str(allowlist)], cwd=tmp_path, env=_user_env())
     assert code == 0, f"the stubs differ from the compiled modules:\n{out}"
+
+
+def _stub_defs(module):
+    """(qualified name, ast.arguments) of every function and method of a module's stub
+    (a stub that re-exports another, as _cuda.pyi does, gives that one's)."""
+    spec = importlib.util.find_spec(module)
+    stub = Path(spec.origin).parent / (module.rsplit(".", 1)[1] + ".pyi")
+    tree = ast.parse(stub.read_text())
+    star = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.names[0].name == "*"]
+    if star:
+        return _stub_defs(f"fusedoptim.{star[0].module}")
+    out = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out.append((node.name, node.args))
+        elif isinstance(node, ast.ClassDef):
+            out += [(f"{node.name}.{f.name}", f.args) for f in node.body
+                    if isinstance(f, ast.FunctionDef) and not f.decorator_list]
+    return out
+
+
+def _shape(args):
+    """Parameter names in order (self left out) and the source of each default."""
+    params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs if a.arg != "self"]
+    defaults = [ast.unparse(d) for d in args.defaults + [d for d in args.kw_defaults if d]]
+    return params, defaults
+
+
+@pytest.mark.parametrize("module", ["fusedoptim._core", "fusedoptim._cuda_emulator",
+                                    "fusedoptim._cuda"])
+def test_stub_signatures_match_the_bindings(module):
+    """stubtest cannot read a pybind11 function's signature; pybind11 writes it as the
+    first line of the docstring. Every stubbed function and method has the parameters
+    (names, order) and defaults of its binding."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not built")
+    mod = importlib.import_module(module)
+    checked = 0
+    for qualname, args in _stub_defs(module):
+        obj = mod
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        first = (obj.__doc__ or "").splitlines()[0] if obj.__doc__ else ""
+        name = qualname.rsplit(".", 1)[-1]
+        if not first.startswith(name + "("):
+            continue  # no pybind11 signature (an enum's dunder methods)
+        runtime = ast.parse(f"def {first}: ...").body[0].args
+        if runtime.vararg or runtime.kwarg:
+            continue  # a generic (*args, **kwargs) wrapper: nothing to compare
+        assert _shape(args) == _shape(runtime), (
+            f"{module}.{qualname}: the stub says {_shape(args)}, the binding {first!r}")
+        checked += 1
+    assert checked >= 5, f"{module}: only {checked} signatures found to compare"

@@ -1,4 +1,59 @@
-"""Type stubs of fusedoptim._cuda_emulator: the device module of fusedoptim._cuda
-(csrc/bindings/device_module.cpp) built to run its kernels on the host, for tests.
-Same names and signatures as _cuda.pyi."""
-from ._cuda import *
+"""Type stubs of fusedoptim._cuda_emulator and fusedoptim._cuda: the CUDA kernels over
+device arrays (csrc/bindings/device_module.cpp), built for the GPU (_cuda) or to run on
+the host (_cuda_emulator, for tests). The stubs live here, with the module every build
+has, so that tests/test_typing.py checks them against it; _cuda.pyi re-exports them.
+Works are the host module's; arrays are read through ``__cuda_array_interface__``;
+``stream`` is a cudaStream_t as an int (0: the default).
+"""
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, TypedDict
+
+from ._typing import Work
+
+class StalePlan(Exception):
+    """A Plan that no longer applies; nothing was changed."""
+
+class Plan:
+    """A checked device step reused while only gradients and scalars change."""
+
+    def __init__(self, works: list[Work]) -> None: ...
+    def __len__(self) -> int: ...
+    def run(self, grads: list[Any], scalars: list[Sequence[float]], stream: int = 0) -> None: ...
+
+class _Device(TypedDict):
+    name: str
+    compute_capability: tuple[int, int]
+
+class _DeviceInfo(TypedDict):
+    emulated: bool
+    runtime_version: str
+    architectures: str
+    error: Optional[str]
+    devices: list[_Device]
+
+BLOCK_THREADS: int
+CHUNK: int
+ILP: int
+#: operand count -> (tensors, blocks) one launch holds
+CAPACITY: dict[int, tuple[int, int]]
+
+def run(works: list[Work], stream: int = 0) -> None:
+    """Check every work completely, then enqueue all of them on ``stream``."""
+
+def validate(works: list[Work]) -> None:
+    """Run every check of run() and change nothing."""
+
+def check_params(arrays: Sequence[Any], names: Optional[Sequence[str]] = None) -> None:
+    """Check device arrays an optimizer will update in place."""
+
+def reduce(kind: int, arrays: list[Any], scalar: float, names: Optional[Sequence[str]],
+           others: Optional[list[Any]], make_out: Callable[[int], Any],
+           stream: int = 0) -> float:
+    """A reduction (enum fusedoptim._core.Reduction, as an int) as a float."""
+
+def pack_layout(numels: Sequence[int], elem_size: int,
+                n_operands: int) -> list[list[tuple[int, int]]]:
+    """Per launch, the (tensor index, chunk index) of each block."""
+
+def device_info() -> _DeviceInfo:
+    """The CUDA runtime, the architectures compiled for, and the devices found."""
