@@ -63,6 +63,17 @@ def test_bad_construction(case):
     ("Rprop", dict(etas=(1.5, 1.2)), "etas"),
     ("Rprop", dict(step_sizes=(1.0, 0.1)), "step_sizes"),
     ("AdamW", dict(betas=(0.9,)), "betas"),
+    ("Adamax", dict(betas=(0.9, 1.0)), r"betas\[1\]"),
+    ("Adamax", dict(eps=-1e-8), "eps"),
+    ("NAdam", dict(momentum_decay=-1e-3), "momentum_decay"),
+    ("NAdam", dict(betas=(1.0, 0.999)), r"betas\[0\]"),
+    ("RAdam", dict(weight_decay=-0.1), "weight_decay"),
+    ("Adadelta", dict(rho=1.5), "rho"),
+    ("Adadelta", dict(lr=-1.0), "lr"),
+    ("ASGD", dict(lambd=-1e-4), "lambd"),
+    ("ASGD", dict(t0=float("inf")), "t0"),
+    ("Lion", dict(betas=(0.9, -0.1)), r"betas\[1\]"),
+    ("Lion", dict(weight_decay=-0.1), "weight_decay"),
 ])
 def test_bad_hyperparameters(cls, kw, match):
     with pytest.raises(ValueError if cls != "AdamW" else TypeError, match=match):
@@ -102,7 +113,8 @@ STEP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("cls", ["SGD", "Adam", "Rprop"])
+@pytest.mark.parametrize("cls", ["SGD", "Adam", "Rprop", "Adamax", "NAdam", "RAdam", "Adadelta",
+                                 "ASGD", "Lion"])
 @pytest.mark.parametrize("case", STEP_CASES, ids=[c[0] for c in STEP_CASES])
 def test_bad_step_changes_nothing(case, cls):
     _, make, exc, match = case

@@ -37,6 +37,26 @@ ENTRIES = {
               dict(step_size_min=1e-6, step_size_max=50.0, etaminus=0.5, etaplus=1.2),
               dict(step_size_min=[-1.0], step_size_max=[-1.0], etaminus=[1.5, 0.0],
                    etaplus=[0.9])),
+    "adamax": (["exp_avgs", "exp_infs"], 2,
+               dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01),
+               dict(lr=[-1.0], beta1=[1.0], beta2=[-0.1], eps=[-1.0], weight_decay=[-1.0])),
+    "nadam": (["exp_avgs", "exp_avg_sqs"], 2,
+              dict(mu_product=0.5, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
+                   momentum_decay=4e-3, decoupled_weight_decay=True),
+              dict(mu_product=[1.5, -0.1], lr=[-1.0], beta1=[1.0], beta2=[1.0], eps=[-1.0],
+                   weight_decay=[-1.0], momentum_decay=[-1.0])),
+    "radam": (["exp_avgs", "exp_avg_sqs"], 7,
+              dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01),
+              dict(lr=[-1.0], beta1=[1.0], beta2=[1.0], eps=[-1.0], weight_decay=[-1.0])),
+    "adadelta": (["square_avgs", "acc_deltas"], None,
+                 dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.01),
+                 dict(lr=[-1.0], rho=[1.5, -0.1], eps=[-1.0], weight_decay=[-1.0])),
+    "asgd": (["axs"], 3,
+             dict(eta=0.01, mu=0.5, lr=0.01, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.01),
+             dict(eta=[-1.0], mu=[-1.0], lr=[-1.0], lambd=[-1.0], weight_decay=[-1.0])),
+    "lion": (["exp_avgs"], None,
+             dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.01),
+             dict(lr=[-1.0], beta1=[1.0], beta2=[-0.1], weight_decay=[-1.0])),
 }
 
 NON_FINITE = [math.inf, -math.inf, math.nan]
@@ -69,8 +89,8 @@ def _setup(name, rng, none_at=()):
 
 
 def _call(module, name, params, grads, state, step, kw):
-    args = [params, grads] + list(state.values()) + ([] if step is None else [step])
-    getattr(module, name)(*args, **kw)
+    args = [params, grads] + list(state.values())
+    getattr(module, name)(*args, **kw, **({} if step is None else {"step": step}))
 
 
 def _snapshot(lists):

@@ -480,3 +480,78 @@ def test_signatures_like_torch(name):
     assert params(ours) == params(theirs)
     for method in ("step", "get_last_lr", "state_dict", "load_state_dict"):
         assert params(getattr(ours, method)) == params(getattr(theirs, method)), method
+
+
+# ------------------------------------------- every optimizer under a scheduler, vs torch
+NEW = [("Adamax", dict(lr=0.01)), ("NAdam", dict(lr=0.01, weight_decay=0.01)),
+       ("RAdam", dict(lr=0.01)), ("Adadelta", dict(lr=0.5)), ("ASGD", dict(lr=0.05, t0=20))]
+
+
+@pytest.mark.parametrize("name,kw", NEW, ids=[n for n, _ in NEW])
+@pytest.mark.parametrize("sched", ["OneCycleLR", "StepLR"])
+def test_every_optimizer_follows_a_scheduler_like_torch(name, kw, sched):
+    """300 steps of each optimizer under OneCycleLR (it cycles betas[0] where the optimizer
+    has betas) and StepLR, side by side with torch: same lrs and betas each step; params
+    and state to 1e-11 (FMA contraction within an element is the only difference)."""
+    from registry import assert_close
+
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(5), rng.standard_normal((2, 3))]
+    ours = getattr(fusedoptim, name)([a.copy() for a in arrays], **kw)
+    tensors = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    theirs = getattr(torch.optim, name)(tensors, **kw)
+    has_betas = "betas" in ours.defaults
+    if sched == "OneCycleLR":
+        make = lambda mod, o: mod.OneCycleLR(o, max_lr=kw["lr"] * 3, total_steps=300,  # noqa: E731
+                                             cycle_momentum=has_betas)
+    else:
+        make = lambda mod, o: mod.StepLR(o, step_size=40, gamma=0.5)  # noqa: E731
+    so, st = make(FL, ours), make(TL, theirs)
+    params = ours.param_groups[0]["params"]
+    for t in range(300):
+        grads = [rng.standard_normal(a.shape) for a in arrays]
+        for tp, g in zip(tensors, grads):
+            tp.grad = torch.tensor(g)
+        theirs.step()
+        ours.step(grads)
+        st.step()
+        so.step()
+        assert so.get_last_lr() == st.get_last_lr(), t
+        if has_betas:
+            assert tuple(ours.param_groups[0]["betas"]) == tuple(theirs.param_groups[0]["betas"])
+    for i, (p, tp) in enumerate(zip(params, tensors)):
+        assert_close(p, tp.detach().numpy(), 1e-11, err_msg=f"param {i}")
+        for key, value in theirs.state[tp].items():
+            if key != "step":
+                assert_close(ours.state[i][key], value.numpy(), 1e-11, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["Adadelta", "ASGD"])
+def test_cycle_momentum_needs_a_momentum_like_torch(name):
+    ours = getattr(fusedoptim, name)([np.zeros(3)])
+    theirs = getattr(torch.optim, name)([torch.zeros(3, requires_grad=True)])
+    with pytest.raises(ValueError, match="momentum"):
+        TL.OneCycleLR(theirs, max_lr=0.1, total_steps=10)
+    with pytest.raises(ValueError, match="momentum"):
+        FL.OneCycleLR(ours, max_lr=0.1, total_steps=10)
+
+
+def test_lion_cycles_beta1():
+    """Lion (not in torch) under OneCycleLR: betas[0] follows the cycle, and the steps
+    equal the reference twin's under the same schedule (float64; 1e-15 for FMA rounding)."""
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal(50)
+    ours, ref = fusedoptim.Lion([a.copy()], lr=1e-3), fusedoptim.reference.Lion([a.copy()], lr=1e-3)
+    so = FL.OneCycleLR(ours, max_lr=3e-3, total_steps=100)
+    sr = FL.OneCycleLR(ref, max_lr=3e-3, total_steps=100)
+    seen = set()
+    for _ in range(100):
+        g = [rng.standard_normal(50)]
+        ours.step(g)
+        ref.step(g)
+        so.step()
+        sr.step()
+        seen.add(ours.param_groups[0]["betas"][0])
+    assert len(seen) > 50 and min(seen) >= 0.85 - 1e-12 and max(seen) <= 0.95 + 1e-12
+    np.testing.assert_allclose(ours.param_groups[0]["params"][0], ref.param_groups[0]["params"][0],
+                               rtol=0, atol=1e-15)

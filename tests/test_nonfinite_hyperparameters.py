@@ -25,6 +25,12 @@ FIRST_ORDER = {
     "Adam": ({}, ["lr", "betas[0]", "betas[1]", "eps", "weight_decay"]),
     "AdamW": ({}, ["lr", "betas[0]", "betas[1]", "eps", "weight_decay"]),
     "Rprop": ({}, ["lr", "etas[0]", "etas[1]", "step_sizes[0]", "step_sizes[1]"]),
+    "Adamax": ({}, ["lr", "betas[0]", "betas[1]", "eps", "weight_decay"]),
+    "NAdam": ({}, ["lr", "betas[0]", "betas[1]", "eps", "weight_decay", "momentum_decay"]),
+    "RAdam": ({}, ["lr", "betas[0]", "betas[1]", "eps", "weight_decay"]),
+    "Adadelta": ({}, ["lr", "rho", "eps", "weight_decay"]),
+    "ASGD": ({}, ["lr", "lambd", "alpha", "t0", "weight_decay"]),
+    "Lion": ({}, ["lr", "betas[0]", "betas[1]", "weight_decay"]),
 }
 SECOND_ORDER = {
     "Newton": ["lr", "tolerance_grad", "tolerance_change", "damping", "damping_factor", "cg_tol"],

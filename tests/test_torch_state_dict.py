@@ -13,13 +13,16 @@ import numpy as np
 import pytest
 
 import fusedoptim
-from registry import CONFIGS, IDS, assert_close, make_grads, make_params
+from registry import CONFIGS, IDS, NOT_IN_TORCH, assert_close, make_grads, make_params
 
 torch = pytest.importorskip("torch")
 
 SHAPES = [(0,), (), (7,), (31, 33), (3, 5, 2)]
 BEFORE, AFTER = 6, 6
 RTOL = {np.float64: 1e-11, np.float32: 2e-5}
+# Lion is not in torch.optim
+PAIRS = [(c, i) for c, i in zip(CONFIGS, IDS) if c[0] not in NOT_IN_TORCH]
+TORCH_CONFIGS, TORCH_IDS = [c for c, _ in PAIRS], [i for _, i in PAIRS]
 
 
 def _step_torch(topt, tparams, grads):
@@ -56,12 +59,18 @@ def _assert_same(params, tparams, opt, topt, rtol):
         for key, value in tstate.items():
             if key == "step":
                 assert opt.state[i]["step"] == int(value.item())
+            elif key in opt._scalar_state:
+                # NAdam's mu_product, ASGD's eta and mu: float32 in both, until torch's
+                # load_state_dict casts them to the param's dtype (float64) and goes on in
+                # that precision; fusedoptim keeps torch's float32. Float32's precision,
+                # over the few steps after the switch.
+                assert_close(opt.state[i][key], value.numpy(), 1e-6, err_msg=f"state[{i}][{key}]")
             else:
                 assert_close(opt.state[i][key], value.numpy(), rtol, err_msg=f"state[{i}][{key}]")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("cfg", TORCH_CONFIGS, ids=TORCH_IDS)
 def test_torch_state_dict_loads_into_fusedoptim(cfg, dtype):
     name, kw = cfg
     rng = np.random.default_rng(21)
@@ -86,7 +95,7 @@ def test_torch_state_dict_loads_into_fusedoptim(cfg, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("cfg", TORCH_CONFIGS, ids=TORCH_IDS)
 def test_fusedoptim_state_dict_loads_into_torch(cfg, dtype):
     name, kw = cfg
     rng = np.random.default_rng(22)

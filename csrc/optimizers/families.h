@@ -12,14 +12,19 @@ namespace FO_ISA {
 template <int I>
 struct FamilyTypeAt;
 
-// Each row: its id's family is RuleFamily<spec, rule>, and the rule names that spec
-// (checked for every flag word by RuleFamily, and here for the unflagged instance).
-#define FO_FAMILY_AT(ns, Rule)                                                  \
-  template <>                                                                   \
-  struct FamilyTypeAt<kFamily_##ns> {                                           \
-    using type = RuleFamily<&ns::kSpec, Rule>;                                  \
-    static_assert(Rule<float, 0>::kSpec == &ns::kSpec,                          \
-                  "kernel list row " #ns ": the rule " #Rule " is another family's"); \
+// A row of the kernel list pairs a spec with a rule that names that spec and fits it
+// (operand count, written operands); RuleFamily checks it again for every flag word.
+#define FO_CHECK_ROW(ns, Rule)                                                          \
+  static_assert(Rule<float, 0>::kSpec == &ns::kSpec,                                    \
+                "kernel list row " #ns ": the rule " #Rule " is another family's");     \
+  static_assert(rule_fits_spec<Rule<float, 0>, &ns::kSpec>(), "kernel list row " #ns);
+
+// Each row: its id's family is RuleFamily<spec, rule>.
+#define FO_FAMILY_AT(ns, Rule)                 \
+  template <>                                  \
+  struct FamilyTypeAt<kFamily_##ns> {          \
+    using type = RuleFamily<&ns::kSpec, Rule>; \
+    FO_CHECK_ROW(ns, Rule)                     \
   };
 FO_FAMILIES(FO_FAMILY_AT)
 #undef FO_FAMILY_AT

@@ -59,7 +59,8 @@ def fusedoptim_arrays(key, params, grads, shared, to_device=None):
             ps, gs = [to_device(p) for p in params], [to_device(g) for g in grads]
         opt = getattr(fusedoptim, cls)(ps, **kw)
         opt.step(gs)
-        names = [k for k in opt.state[0] if k != "step"]
+        # the arrays of the state (NAdam's mu_product, ASGD's eta and mu are 0-d scalars)
+        names = [k for k in opt.state[0] if k != "step" and k not in opt._scalar_state]
         if len(names) != buffers:  # the bytes model and the roofline count on it
             raise RuntimeError(f"{key}: expected {buffers} state buffers, found {names}")
         states = [[opt.state[i][name] for i in range(len(ps))] for name in names]
@@ -88,6 +89,8 @@ def _torch(mode):
             # The foreach path uses the grads as scratch (Nesterov adds the buffer to
             # them in place): it gets its own copy; the others only read them.
             tp.grad = torch.from_numpy(g.copy() if mode == "foreach" else g)
+        if not hasattr(torch.optim, cls):
+            return None  # Lion: torch has none
         try:
             opt = getattr(torch.optim, cls)(tps, **kw, **{mode: True} if mode else {"foreach": False})
         except (TypeError, RuntimeError, ValueError):

@@ -69,6 +69,11 @@ class Plan:
         return "\n".join(lines + [f"left out: {line}" for line in self.left_out])
 
 
+#: temporaries of the largest tensor that the NumPy reference's step makes at once, where
+#: more than 2 (counted from its expressions: each binary operation of a line makes one)
+NUMPY_TEMPORARIES = {"rprop": 5, "adamax": 3, "nadam": 4, "radam": 4, "adadelta": 4}
+
+
 def array_bytes(optimizer: str, shapes, itemsize: int, implementations, device: str = "cpu") -> int:
     """Bytes of the arrays alive at once in one measurement (see bench/impls.py).
 
@@ -79,7 +84,7 @@ def array_bytes(optimizer: str, shapes, itemsize: int, implementations, device: 
     fusedoptim is not measured); the triad writes one array and reads a params copy.
     Steps run one at a time, so of the temporaries a step allocates only the largest
     counts: NumPy and torch's single-tensor loop make them per tensor (measured: up to
-    2 of the largest tensor, 5 for Rprop in NumPy; torch up to 3), torch's foreach
+    2 of the largest tensor in NumPy, more for some (NUMPY_TEMPORARIES); torch up to 3), torch's foreach
     path over the whole list (up to 2). On a GPU the copies live in device memory:
     the host holds the params and grads only.
     """
@@ -93,7 +98,7 @@ def array_bytes(optimizer: str, shapes, itemsize: int, implementations, device: 
            "torch-foreach": own_copy + whole, "torch-fused": own_copy,
            "roofline": 0 if "fusedoptim" in implementations else own_copy,
            "triad": 2 * whole}
-    temporaries = {"numpy": (5 if optimizer == "rprop" else 2) * largest, "torch": 3 * largest,
+    temporaries = {"numpy": NUMPY_TEMPORARIES.get(optimizer, 2) * largest, "torch": 3 * largest,
                    "torch-foreach": 2 * whole}
     return (shared + sum(own.get(i, own_copy) for i in implementations)
             + max((temporaries.get(i, 0) for i in implementations), default=0))

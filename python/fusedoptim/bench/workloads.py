@@ -54,6 +54,15 @@ OPTIMIZERS = {
     "adamw": ("AdamW", dict(lr=1e-4), 2),
     "amsgrad": ("Adam", dict(lr=1e-4, amsgrad=True), 3),
     "rprop": ("Rprop", dict(lr=1e-4), 2),
+    "adamax": ("Adamax", dict(lr=1e-4), 2),
+    "nadam": ("NAdam", dict(lr=1e-4), 2),
+    "radam": ("RAdam", dict(lr=1e-4), 2),
+    "adadelta": ("Adadelta", dict(lr=1e-4), 2),
+    # ASGD before t0 copies the param into ax (writes it, reads nothing), but a store
+    # to memory costs a read of the line as well (write-allocate): the traffic of one
+    # buffer read and written.
+    "asgd": ("ASGD", dict(lr=1e-4), 1),
+    "lion": ("Lion", dict(lr=1e-5), 1),
 }
 
 

@@ -83,6 +83,12 @@ CASES = [  # (label, class, keywords): torch's defaults except the learning rate
     ("Adam", "Adam", dict(lr=0.01)),
     ("AdamW", "AdamW", dict(lr=0.01, weight_decay=1e-2)),
     ("Rprop (full batch)", "Rprop", dict(lr=0.01)),
+    ("Adamax", "Adamax", dict(lr=0.01)),
+    ("NAdam", "NAdam", dict(lr=0.01)),
+    ("RAdam", "RAdam", dict(lr=0.01)),
+    ("Adadelta", "Adadelta", dict(lr=1.0)),
+    ("ASGD", "ASGD", dict(lr=0.1)),
+    ("Lion", "Lion", dict(lr=1e-3)),
 ]
 
 
