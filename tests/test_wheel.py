@@ -147,6 +147,9 @@ def test_wheel_is_manylinux_and_bundles_libgomp(built):
     assert len(modules) == 1, names
     libs = [n for n in names if n.startswith("fusedoptim.libs/")]
     assert any(Path(n).name.startswith("libgomp") for n in libs), names
+    # The typed API (PEP 561): the marker and the stubs of the compiled modules.
+    for name in ("py.typed", "_core.pyi", "_cuda.pyi", "_cuda_emulator.pyi", "_typing.py"):
+        assert f"fusedoptim/{name}" in names, names
 
 
 def test_wheel_has_no_rpath_into_the_build_tree(built, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +28,8 @@ def split_groups(params: Any) -> tuple[list[Any], bool]:
     return groups, False
 
 
-def group_arrays(arrays: Any, gi: int, keys: Optional[list[Any]],
-                 n_before: int) -> tuple[list[Any], Optional[list[Any]], list[str]]:
+def group_arrays(arrays: Any, gi: int, keys: list[Any] | None,
+                 n_before: int) -> tuple[list[Any], list[Any] | None, list[str]]:
     """A new group's params as (arrays, their keys or None, their names in messages);
     ``keys`` are the optimizer's keys so far (None when params are unnamed)."""
     if isinstance(arrays, Mapping):
@@ -49,7 +49,7 @@ def group_arrays(arrays: Any, gi: int, keys: Optional[list[Any]],
 
 
 def export_groups(param_groups: list[dict[str, Any]], index_lists: Sequence[Sequence[int]],
-                  keys: Optional[list[Any]]) -> list[dict[str, Any]]:
+                  keys: list[Any] | None) -> list[dict[str, Any]]:
     """The param_groups of a state_dict: hyperparameters copied, params as flat indices
     (and their names, for named params)."""
     out = []

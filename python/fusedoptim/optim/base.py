@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class Optimizer:
     #: flag bits of the kernel that follow the scalar state, and the function giving them
     #: from the scalar function's arguments (see optim/_fast.py)
     _state_flag_mask: int = 0
-    _state_flags: Optional[Callable[..., int]] = None
+    _state_flags: Callable[..., int] | None = None
     #: the functional layer the updates run through (the reference swaps in NumPy's)
     _functional: ModuleType = F
 
@@ -69,7 +69,7 @@ class Optimizer:
         self._keys: Any = None  # the params' keys (params given as a dict), else None
         self._n = 0
         self._version = 0   # bumped whenever params or state are replaced: invalidates the plan
-        self._fast: Optional[FastStep] = None  # the reusable plan of the last step, _fast.py
+        self._fast: FastStep | None = None  # the reusable plan of the last step, see _fast.py
         self._backend: Any = None  # host or CUDA, from the first param (_backends.py)
         self._hyper = operator.itemgetter(*self.defaults)
         self._check_hparams(_resolve_lr(self.defaults, 0, "lr"), lambda k: k)
@@ -135,7 +135,7 @@ class Optimizer:
         return StateView(self)
 
     # -------------------------------------------------------------------- step
-    def step(self, grads: Optional[Grads] = None) -> None:
+    def step(self, grads: Grads | None = None) -> None:
         """Update every param in place from ``grads``.
 
         ``grads``: a list aligned with the params (flattened across groups in order),
@@ -169,7 +169,7 @@ class Optimizer:
         hyper = self._hyper
         return (self._version, [(id(g["params"]), hyper(g)) for g in self.param_groups])
 
-    def _flat_dict(self, grads: Any) -> Optional[list[Any]]:
+    def _flat_dict(self, grads: Any) -> list[Any] | None:
         keys = self._keys
         if keys is None or type(grads) is not dict or len(grads) != len(keys):
             return None
@@ -178,7 +178,7 @@ class Optimizer:
         except KeyError:
             return None
 
-    def _general_step(self, grads: Optional[Grads]) -> None:
+    def _general_step(self, grads: Grads | None) -> None:
         per_group = self._split_grads(grads)
         calls: list[Call] = []
         commits: list[tuple[GroupState, list[int], dict[tuple[str, int], Any], Hyper]] = []
@@ -245,7 +245,7 @@ class Optimizer:
             getattr(self._functional, name)(*args, **kw)
         return works
 
-    def _split_grads(self, grads: Optional[Grads]) -> list[list[Any]]:
+    def _split_grads(self, grads: Grads | None) -> list[list[Any]]:
         if grads is None:
             raise TypeError("grads: step() needs the gradients, a list aligned with the params "
                             "or a dict with the params' keys")
