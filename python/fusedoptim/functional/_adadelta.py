@@ -1,3 +1,4 @@
+"""Adadelta (torch.optim.Adadelta)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,4 @@
+"""Adagrad (torch.optim.Adagrad)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,4 @@
+"""Adam, AdamW and AMSGrad (torch.optim.Adam / AdamW)."""
 from __future__ import annotations
 
 import math

@@ -1,3 +1,4 @@
+"""Adamax (torch.optim.Adamax)."""
 from __future__ import annotations
 
 from typing import Any

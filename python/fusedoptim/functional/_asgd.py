@@ -1,3 +1,4 @@
+"""ASGD, averaged SGD (torch.optim.ASGD)."""
 from __future__ import annotations
 
 import math

@@ -1,3 +1,4 @@
+"""Lion (Chen et al. 2023; optax.lion)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,4 @@
+"""NAdam (torch.optim.NAdam)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,4 @@
+"""RAdam (torch.optim.RAdam)."""
 from __future__ import annotations
 
 from typing import Any

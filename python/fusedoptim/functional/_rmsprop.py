@@ -1,3 +1,4 @@
+"""RMSprop (torch.optim.RMSprop)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,4 @@
+"""Rprop (torch.optim.Rprop)."""
 from __future__ import annotations
 
 from typing import Any

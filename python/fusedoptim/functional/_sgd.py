@@ -1,3 +1,4 @@
+"""SGD with momentum (torch.optim.SGD)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
