@@ -51,6 +51,8 @@ def _user_env():
                  + [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]}
     if os.path.realpath(root) not in installed:
         env["MYPYPATH"] = root
+        # stubtest imports the modules: the same copy the tests import, not an installed one
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
     return env
 
 
