@@ -80,6 +80,9 @@ def _trained(name="Adam", **kw):
     (lambda sd: sd["param_groups"][0].__setitem__("params", [0]), "params"),
     (lambda sd: sd["param_groups"][0].__setitem__("lr", -1.0), "lr"),
     (lambda sd: sd["state"][0].__setitem__("step", -2), "step"),
+    (lambda sd: sd["state"][0].__setitem__("step", float("inf")), "step"),
+    (lambda sd: sd["state"][0].__setitem__("step", float("nan")), "step"),
+    (lambda sd: sd["state"][0].__setitem__("step", 2.5), "step"),
 ])
 def test_bad_state_dict_changes_nothing(mutate, match):
     opt = _trained()

@@ -8,6 +8,7 @@ NumPy twin of the functional layer.
 """
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
@@ -310,7 +311,7 @@ class Optimizer:
                 what = f"state_dict['state'][{key}][{name!r}]"
                 if name == "step" and self._has_step:
                     v = float(loaded_state_array(value, what))
-                    if not v >= 0 or v != int(v):
+                    if not 0 <= v < math.inf or v != int(v):  # int(inf): OverflowError
                         raise ValueError(f"{what}: expected a whole number >= 0, got {value!r}")
                     new_steps[key] = int(v)
                 elif name in self._scalar_state:
