@@ -273,3 +273,20 @@ def test_diagonal_newton_grad_aliasing_a_param_of_another_group():
         opt.step(_diag_closure(grad_b=b))
     np.testing.assert_array_equal(a, 1.0)
     np.testing.assert_array_equal(b, 1.0)
+
+
+
+@pytest.mark.parametrize("module", ["native", "reference"])
+@pytest.mark.parametrize("name", ["adamw", "nadam", "radam", "lion"])
+def test_decoupled_decay_that_overflows_changes_nothing(name, module):
+    """lr and weight_decay each finite, their product not: 1 - lr * wd would be -inf."""
+    rng = np.random.default_rng(5)
+    params, grads, state, step, kw = _setup(name, rng)
+    kw.update(lr=1e200, weight_decay=1e200)
+    if name in ("nadam", "radam"):
+        kw["decoupled_weight_decay"] = True
+    before = [p.copy() for p in params]
+    with pytest.raises(ValueError, match="weight_decay"):
+        _call(MODULES[module], name, params, grads, state, step, kw)
+    for a, b in zip(params, before):
+        np.testing.assert_array_equal(a, b)

@@ -82,3 +82,11 @@ def checked(group: Mapping[str, Any], label: Callable[[str], str],
     """{key: check(label(key), group[key])} for each keyword ``key=check``: the checked
     hyperparameters of a param group, each error naming its key through ``label``."""
     return {key: check(label(key), group[key]) for key, check in checks.items()}
+
+
+def decoupled_decay(lr: float, weight_decay: float) -> None:
+    """Decoupled weight decay multiplies params by 1 - lr * weight_decay: finite lr and
+    weight_decay can still make that product overflow (1e200 * 1e200)."""
+    if not math.isfinite(1.0 - lr * weight_decay):
+        raise ValueError(f"weight_decay: 1 - lr * weight_decay = 1 - {lr} * {weight_decay} is "
+                         "not finite")

@@ -23,6 +23,7 @@ def lion_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, *, lr: f
     beta1 = C.in_unit_interval("beta1", beta1)
     beta2 = C.in_unit_interval("beta2", beta2)
     weight_decay = C.nonneg("weight_decay", weight_decay)
+    C.decoupled_decay(lr, weight_decay)
     f = flags("lion", maximize=C.flag("maximize", maximize), weight_decay=weight_decay != 0)
     return (ID["lion"], f,
             lion_scalars(None, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay),

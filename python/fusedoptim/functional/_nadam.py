@@ -45,6 +45,8 @@ def nadam_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg
     beta2 = C.in_unit_interval("beta2", beta2)
     eps = C.nonneg("eps", eps)
     weight_decay = C.nonneg("weight_decay", weight_decay)
+    if decoupled_weight_decay:
+        C.decoupled_decay(lr, weight_decay)
     momentum_decay = C.nonneg("momentum_decay", momentum_decay)
     mu_product = C.real("mu_product", mu_product)
     if not 0.0 <= mu_product <= 1.0:

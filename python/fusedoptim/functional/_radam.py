@@ -37,6 +37,8 @@ def radam_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg
     beta2 = C.in_unit_interval("beta2", beta2)
     eps = C.nonneg("eps", eps)
     weight_decay = C.nonneg("weight_decay", weight_decay)
+    if decoupled_weight_decay:
+        C.decoupled_decay(lr, weight_decay)
     step = C.step_count("step", step)
     f = flags("radam", maximize=C.flag("maximize", maximize), weight_decay=weight_decay != 0,
               decoupled=C.flag("decoupled_weight_decay", decoupled_weight_decay))
