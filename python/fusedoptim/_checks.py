@@ -90,3 +90,17 @@ def decoupled_decay(lr: float, weight_decay: float) -> None:
     if not math.isfinite(1.0 - lr * weight_decay):
         raise ValueError(f"weight_decay: 1 - lr * weight_decay = 1 - {lr} * {weight_decay} is "
                          "not finite")
+
+
+def adam_hparams(lr: object, beta1: object, beta2: object, eps: object, weight_decay: object,
+                 decoupled: bool) -> tuple[float, float, float, float, float]:
+    """The hyperparameters the Adam family shares (Adam/AdamW, NAdam, RAdam), checked:
+    (lr, beta1, beta2, eps, weight_decay) as floats."""
+    lr = nonneg("lr", lr)
+    beta1 = in_unit_interval("beta1", beta1)
+    beta2 = in_unit_interval("beta2", beta2)
+    eps = nonneg("eps", eps)
+    weight_decay = nonneg("weight_decay", weight_decay)
+    if decoupled:
+        decoupled_decay(lr, weight_decay)
+    return lr, beta1, beta2, eps, weight_decay

@@ -33,13 +33,8 @@ def adam_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_
               beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
               amsgrad: bool = False, maximize: bool = False, decoupled_weight_decay: bool = False,
               names: Names = None) -> Work:
-    lr = C.nonneg("lr", lr)
-    beta1 = C.in_unit_interval("beta1", beta1)
-    beta2 = C.in_unit_interval("beta2", beta2)
-    eps = C.nonneg("eps", eps)
-    weight_decay = C.nonneg("weight_decay", weight_decay)
-    if decoupled_weight_decay:
-        C.decoupled_decay(lr, weight_decay)
+    lr, beta1, beta2, eps, weight_decay = C.adam_hparams(lr, beta1, beta2, eps, weight_decay,
+                                                         decoupled_weight_decay)
     step = C.step_count("step", step)
     f = flags("adam", maximize=maximize, weight_decay=weight_decay != 0,
                    decoupled=decoupled_weight_decay, amsgrad=amsgrad)

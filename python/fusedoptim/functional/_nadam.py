@@ -40,13 +40,8 @@ def nadam_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg
                eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
                decoupled_weight_decay: bool = False, maximize: bool = False,
                names: Names = None) -> Work:
-    lr = C.nonneg("lr", lr)
-    beta1 = C.in_unit_interval("beta1", beta1)
-    beta2 = C.in_unit_interval("beta2", beta2)
-    eps = C.nonneg("eps", eps)
-    weight_decay = C.nonneg("weight_decay", weight_decay)
-    if decoupled_weight_decay:
-        C.decoupled_decay(lr, weight_decay)
+    lr, beta1, beta2, eps, weight_decay = C.adam_hparams(lr, beta1, beta2, eps, weight_decay,
+                                                         decoupled_weight_decay)
     momentum_decay = C.nonneg("momentum_decay", momentum_decay)
     mu_product = C.real("mu_product", mu_product)
     if not 0.0 <= mu_product <= 1.0:

@@ -32,13 +32,8 @@ def radam_work(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg
                step: int, *, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
                maximize: bool = False, names: Names = None) -> Work:
-    lr = C.nonneg("lr", lr)
-    beta1 = C.in_unit_interval("beta1", beta1)
-    beta2 = C.in_unit_interval("beta2", beta2)
-    eps = C.nonneg("eps", eps)
-    weight_decay = C.nonneg("weight_decay", weight_decay)
-    if decoupled_weight_decay:
-        C.decoupled_decay(lr, weight_decay)
+    lr, beta1, beta2, eps, weight_decay = C.adam_hparams(lr, beta1, beta2, eps, weight_decay,
+                                                         decoupled_weight_decay)
     step = C.step_count("step", step)
     f = flags("radam", maximize=C.flag("maximize", maximize), weight_decay=weight_decay != 0,
               decoupled=C.flag("decoupled_weight_decay", decoupled_weight_decay))
