@@ -61,6 +61,11 @@ class Optimizer:
     _state_flags: Callable[..., int] | None = None
     #: the functional layer the updates run through (the reference swaps in NumPy's)
     _functional: ModuleType = F
+    #: a step of more than one native pass (per-tensor norms, factored statistics,
+    #: matrix products between passes: LAMB, LARS, Adafactor, Muon). Every call's
+    #: ``<name>_work`` (its first pass, naming every array the step touches) is checked
+    #: first, then each call's functional entry runs its passes; no reusable plan.
+    _multi_pass: bool = False
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         self._lock = new_lock()  # one step at a time: see _lock.py
@@ -183,7 +188,7 @@ class Optimizer:
         per_group = self._split_grads(grads)
         calls: list[Call] = []
         commits: list[tuple[GroupState, list[int], dict[tuple[str, int], Any], Hyper]] = []
-        cacheable = self._functional is F
+        cacheable = self._functional is F and not self._multi_pass
         for gi, (group, gs, glist) in enumerate(zip(self.param_groups, self._groups, per_group)):
             h = self.group_hparams(gi)
             active = [j for j, g in enumerate(glist) if g is not None]
@@ -236,10 +241,10 @@ class Optimizer:
         """Run the step's calls: one native call for all, or the reference's NumPy.
         Returns the works that ran."""
         works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
-        if self._functional is F:
+        if self._functional is F and not self._multi_pass:
             self._backend.run(works)
             return works
-        if self._backend.name != "host":
+        if self._functional is not F and self._backend.name != "host":
             raise TypeError("the reference optimizers run on NumPy arrays only")
         self._backend.validate(works)
         for name, args, kw in calls:
@@ -320,9 +325,10 @@ class Optimizer:
                     if value is None:  # torch's SGD has stored momentum_buffer None: no buffer
                         continue
                     arr = loaded_state_array(value, what)
-                    if arr.shape != tuple(p.shape) or arr.dtype.kind != "f":
+                    shape = self._buffer_shape(name, p)
+                    if arr.shape != shape or arr.dtype.kind != "f":
                         raise ValueError(f"{what}: expected a float array of shape "
-                                         f"{tuple(p.shape)}, got {arr.dtype} {arr.shape}")
+                                         f"{shape}, got {arr.dtype} {arr.shape}")
                     new_bufs[key, name] = self._backend.from_numpy(arr, p)
                 else:
                     raise ValueError(f"{what}: {type(self).__name__} keeps no state named {name!r} "
@@ -361,6 +367,11 @@ class Optimizer:
         """(name, init) of each buffer the update with hyperparameters ``h`` uses;
         ``init(param)`` creates it for a param that has none yet."""
         return ()
+
+    def _buffer_shape(self, name: str, p: Any) -> tuple[int, ...]:
+        """The shape of state buffer ``name`` of param ``p`` (checked on load_state_dict):
+        the param's own unless the optimizer keeps statistics of another shape."""
+        return tuple(p.shape)
 
     def _bucket_key(self, gs: GroupState, j: int, new: NewBuffers) -> Hashable:
         """Params with equal keys share one kernel launch: by default the step number (and
