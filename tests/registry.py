@@ -50,11 +50,20 @@ CONFIGS = [
     ("Lion", dict()),
     ("Lion", dict(lr=1e-3, weight_decay=0.1)),
     ("Lion", dict(lr=1e-3, betas=(0.5, 0.9), maximize=True)),
+    ("LAMB", dict()),
+    ("LAMB", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("LAMB", dict(lr=0.01, betas=(0.3, 0.9), eps=1e-3)),
+    ("LARS", dict(lr=0.1)),
+    ("LARS", dict(lr=0.5, momentum=0.8, weight_decay=0.01, nesterov=True)),
+    ("LARS", dict(lr=0.2, momentum=0.0, trust_coefficient=0.02, eps=1e-3, weight_decay=0.1,
+                  maximize=True)),
 ]
 
-#: optimizers torch.optim has (Lion is not one of them: it is tested against its formula
-#: and optax.lion)
-NOT_IN_TORCH = {"Lion"}
+#: optimizers torch.optim does not have: tested against their formula and optax (Lion,
+#: LAMB, LARS)
+NOT_IN_TORCH = {"Lion", "LAMB", "LARS"}
+#: optimizers without a CUDA path: device arrays are refused (test_device checks that)
+HOST_ONLY = {"LAMB", "LARS"}
 
 
 def config_id(cfg):

@@ -10,6 +10,8 @@ namespace fusedoptim {
 struct KernelTable {
   ChunkFn f32[kNumFamilies];
   ChunkFn f64[kNumFamilies];
+  SumFn s32[kNumFamilies];  // null for families whose rules do not sum
+  SumFn s64[kNumFamilies];
   ReduceFn r32[kNumReductions];
   ReduceFn r64[kNumReductions];
 };

@@ -100,4 +100,32 @@ std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int
   return partial;
 }
 
+std::vector<double> multi_tensor_apply_sums(const std::vector<Launch>& launches, int num_threads) {
+  const std::size_t total = total_elems(launches);
+  const std::vector<Segment> segments = cut(launches, total);
+  std::vector<double> partial(segments.size() * kMaxSums, 0.0);
+  const long n = static_cast<long>(segments.size());
+  const bool parallel = num_threads > 1 && total >= kSerialThreshold;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (parallel)
+#endif
+  for (long k = 0; k < n; ++k) {
+    void* ptrs[kMaxOperands];
+    segment_ptrs(segments[k], ptrs);
+    segments[k].launch->sums(segments[k].launch->hyper, ptrs, segments[k].n,
+                             &partial[static_cast<std::size_t>(k) * kMaxSums]);
+  }
+  (void)parallel;
+  // Segments come in launch and tensor order, a tensor's chunks in order.
+  std::size_t n_tensors = 0;
+  for (const Launch& l : launches) n_tensors += l.tensors.size();
+  std::vector<double> sums(n_tensors * kMaxSums, 0.0);
+  std::size_t t = 0, s = 0;
+  for (const Launch& l : launches)
+    for (std::size_t i = 0; i < l.tensors.size(); ++i, ++t)
+      for (; s < segments.size() && segments[s].launch == &l && segments[s].tensor == i; ++s)
+        for (int j = 0; j < kMaxSums; ++j) sums[t * kMaxSums + j] += partial[s * kMaxSums + j];
+  return sums;
+}
+
 }  // namespace fusedoptim

@@ -25,6 +25,11 @@ using ChunkFn = void (*)(const Hyper& hyper, void* const* ptrs, std::size_t n);
 // A reduction over one contiguous run of n elements; ptrs as for ChunkFn (read only).
 using ReduceFn = double (*)(const Hyper& hyper, void* const* ptrs, std::size_t n);
 
+// An update rule that also returns sums over its run (a rule with kSums > 0, see
+// optimizers/kernel_common.h): out[0..kMaxSums) get this run's sums of squares.
+constexpr int kMaxSums = 2;
+using SumFn = void (*)(const Hyper& hyper, void* const* ptrs, std::size_t n, double* out);
+
 struct TensorSlot {
   void* ptr[kMaxOperands];
   std::size_t numel;
@@ -35,6 +40,7 @@ struct Launch {
   int family = -1;            // enum Family, or kReduce / kDot
   ChunkFn fn = nullptr;       // the CPU kernel (engine/dispatch.h: bind_cpu_kernels)
   ReduceFn reduce = nullptr;  // set instead of fn for a reduction
+  SumFn sums = nullptr;       // set instead of fn for an update that also sums
   Hyper hyper{};
   int n_operands = 0;
   std::size_t elem_size = 0;
@@ -49,5 +55,11 @@ void multi_tensor_apply(const std::vector<Launch>& launches, int num_threads);
 // most kChunkElems elements (cut the same way for any thread count), returned in
 // chunk order for the caller to combine in that order.
 std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int num_threads);
+
+// Runs every launch's `sums` kernel (an update that also returns kMaxSums sums of
+// squares) over all its tensors and returns each tensor's sums, kMaxSums per tensor
+// in launch and tensor order. Each tensor's chunks are cut as for multi_tensor_reduce
+// and their partials added in chunk order: bitwise the same for any thread count.
+std::vector<double> multi_tensor_apply_sums(const std::vector<Launch>& launches, int num_threads);
 
 }  // namespace fusedoptim

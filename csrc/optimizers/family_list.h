@@ -11,6 +11,8 @@
 #include "optimizers/adam.h"
 #include "optimizers/adamax.h"
 #include "optimizers/asgd.h"
+#include "optimizers/lamb.h"
+#include "optimizers/lars.h"
 #include "optimizers/lion.h"
 #include "optimizers/nadam.h"
 #include "optimizers/radam.h"
@@ -39,4 +41,8 @@
   X(radam, RadamRule) \
   X(adadelta, AdadeltaRule) \
   X(asgd, AsgdRule) \
-  X(lion, LionRule)
+  X(lion, LionRule) \
+  X(lamb_moments, LambMomentsRule) \
+  X(lamb_update, LambUpdateRule) \
+  X(lars_norms, LarsNormsRule) \
+  X(lars_update, LarsUpdateRule)

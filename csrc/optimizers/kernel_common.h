@@ -163,6 +163,64 @@ void rule_loop(const Hyper& h, void* const* ptrs, std::size_t n) {
   }
 }
 
+// Rules that also return sums (LAMB's and LARS's per-tensor norms): kSums > 0 and
+// operator()(T* x, T* r) sets r[0..kSums) to the values whose squares are summed.
+template <class Rule, class = void>
+struct RuleSums {
+  static constexpr int value = 0;
+};
+template <class Rule>
+struct RuleSums<Rule, std::void_t<decltype(Rule::kSums)>> {
+  static constexpr int value = Rule::kSums;
+};
+
+// rule_loop for a rule with sums: out[k] = sum of r[k]^2 over the run, accumulated in
+// double in 16 independent lanes (vectorisable without reassociating anything) and
+// added in a fixed order, so the same run always gives the same sums.
+template <class Rule, typename T>
+void rule_loop_sums(const Hyper& h, void* const* ptrs, std::size_t n, double* out) {
+  constexpr int K = Rule::kOperands, S = RuleSums<Rule>::value, L = 16;
+  static_assert(K >= 1 && K <= 4 && S >= 1, "rule_loop_sums: 1 to 4 operands, 1 or more sums");
+  const Rule rule(h);
+  T* __restrict a0 = operand<T>(ptrs, 0);
+  T* __restrict a1 = K > 1 ? operand<T>(ptrs, 1) : nullptr;
+  T* __restrict a2 = K > 2 ? operand<T>(ptrs, 2) : nullptr;
+  T* __restrict a3 = K > 3 ? operand<T>(ptrs, 3) : nullptr;
+  constexpr unsigned R = Rule::kRead, W = Rule::kWrite;
+  double acc[S][L] = {};
+  double tail[S] = {};
+  // One element: load, rule, store; r gets its values to sum. Written once for the
+  // blocks of L and the tail (a macro, not a lambda: the restrict pointers stay visible).
+#define FO_SUMS_ELEMENT(i)      \
+  T x[K];                       \
+  if (R & 1u) x[0] = a0[i];     \
+  if (R & 2u) x[1] = a1[i];     \
+  if (R & 4u) x[2] = a2[i];     \
+  if (R & 8u) x[3] = a3[i];     \
+  T r[S];                       \
+  rule(x, r);                   \
+  if (W & 1u) a0[i] = x[0];     \
+  if (W & 2u) a1[i] = x[1];     \
+  if (W & 4u) a2[i] = x[2];     \
+  if (W & 8u) a3[i] = x[3];
+  std::size_t i0 = 0;
+  for (; i0 + L <= n; i0 += L)
+    for (int j = 0; j < L; ++j) {
+      FO_SUMS_ELEMENT(i0 + j)
+      for (int k = 0; k < S; ++k) acc[k][j] += static_cast<double>(r[k]) * static_cast<double>(r[k]);
+    }
+  for (; i0 < n; ++i0) {
+    FO_SUMS_ELEMENT(i0)
+    for (int k = 0; k < S; ++k) tail[k] += static_cast<double>(r[k]) * static_cast<double>(r[k]);
+  }
+#undef FO_SUMS_ELEMENT
+  for (int k = 0; k < S; ++k) {
+    double s = 0.0;
+    for (int j = 0; j < L; ++j) s += acc[k][j];
+    out[k] = s + tail[k];
+  }
+}
+
 // A rule checked against its family's spec: same operand count, writes only operands
 // the spec marks written, reads only operands that exist.
 template <class Rule, const FamilySpec* S>
@@ -180,6 +238,7 @@ constexpr bool rule_fits_spec() {
 template <const FamilySpec* S, template <typename, std::uint32_t> class Rule>
 struct RuleFamily {
   static constexpr const FamilySpec* kSpec = S;
+  static constexpr int kSums = RuleSums<Rule<float, 0>>::value;
 
   template <typename T, typename Fn>
   static void with_rule(std::uint32_t flags, Fn&& fn) {
@@ -200,6 +259,15 @@ template <class Family, typename T>
 void family_chunk(const Hyper& h, void* const* ptrs, std::size_t n) {
   Family::template with_rule<T>(h.flags, [&](auto tag) {
     rule_loop<typename decltype(tag)::type, T>(h, ptrs, n);
+  });
+}
+
+// The CPU kernel of a family whose rules also sum (kSums > 0): the update of
+// family_chunk plus the sums; out[kSums..kMaxSums) are left as they are.
+template <class Family, typename T>
+void family_sums(const Hyper& h, void* const* ptrs, std::size_t n, double* out) {
+  Family::template with_rule<T>(h.flags, [&](auto tag) {
+    rule_loop_sums<typename decltype(tag)::type, T>(h, ptrs, n, out);
   });
 }
 

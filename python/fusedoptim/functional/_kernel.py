@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy as np
+
 from .. import _backends
 from .. import _checks as C
 from .. import _native
@@ -29,6 +31,33 @@ run = _backends.run
 #: Filled by :func:`kernel_scalars`; a reused plan (optim/_fast.py) recomputes each
 #: step's scalars through it.
 SCALARS: dict[str, tuple[ScalarFn, bool]] = {}
+
+
+#: kernel family -> the functional entry whose step it is one pass of (the optimizers
+#: whose step is more than one native pass: LAMB, LARS ...); filled by :func:`passes_of`
+PASS_OF: dict[str, str] = {}
+
+
+def passes_of(name: str, *families: str) -> None:
+    """Records that the step of functional ``name`` runs these kernel families."""
+    for family in families:
+        PASS_OF[family] = name
+
+
+def host_only(params: Any, what: str) -> None:
+    """Refuses device arrays for an update that runs on the host only."""
+    if backend(params) is not _backends.HOST:
+        raise TypeError(f"params: {what} runs on NumPy arrays only; it has no CUDA path yet")
+
+
+def trust_ratios(param_sq: Any, update_sq: Any, trust_coefficient: float = 1.0,
+                 eps: float = 0.0) -> Any:
+    """optax.scale_by_trust_ratio per tensor from the sums of squares:
+    trust_coefficient * ||p|| / (||u|| + eps), or 1 where ||p|| or ||u|| is 0."""
+    pn, un = np.sqrt(param_sq), np.sqrt(update_sq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = trust_coefficient * pn / (un + eps)
+    return np.where((pn == 0) | (un == 0), 1.0, ratio)
 
 
 def backend(params: Any) -> Any:

@@ -5,6 +5,8 @@ from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
 from .base import Optimizer
+from .lamb import LAMB
+from .lars import LARS
 from .lion import Lion
 from .nadam import NAdam
 from .radam import RAdam
@@ -13,4 +15,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam",
-           "RAdam", "Adadelta", "ASGD", "Lion"]
+           "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS"]

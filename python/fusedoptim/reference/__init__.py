@@ -30,6 +30,8 @@ RAdam = _twin(_optim.RAdam)
 Adadelta = _twin(_optim.Adadelta)
 ASGD = _twin(_optim.ASGD)
 Lion = _twin(_optim.Lion)
+LAMB = _twin(_optim.LAMB)
+LARS = _twin(_optim.LARS)
 
 __all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop",
-           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion"]
+           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS"]

@@ -295,3 +295,44 @@ def lion(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Se
             p *= s(1 - lr * weight_decay)
         p += s(-lr) * update
         m[...] = s(beta2) * m + s(1 - beta2) * g
+
+
+def _trust_ratio(p: np.ndarray, u: np.ndarray, coefficient: float = 1.0,
+                 eps: float = 0.0) -> float:
+    """optax.scale_by_trust_ratio for one tensor: c ||p|| / (||u|| + eps), 1 if a norm is 0."""
+    pn, un = float(np.linalg.norm(p)), float(np.linalg.norm(u))
+    return 1.0 if pn == 0 or un == 0 else coefficient * pn / (un + eps)
+
+
+def lamb(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
+         exp_avg_sqs: Sequence[np.ndarray], step: int, *, lr: float, beta1: float = 0.9,
+         beta2: float = 0.999, eps: float = 1e-6, weight_decay: float = 0.0,
+         maximize: bool = False, names: Names = None) -> None:
+    _native.validate([F.lamb_work(params, grads, exp_avgs, exp_avg_sqs, step, lr=lr, beta1=beta1,
+                                  beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                  maximize=maximize)])
+    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+        s = lambda x: _scalar(x, p)  # noqa: E731
+        g = -g if maximize else g
+        m[...] = s(1 - beta1) * g + s(beta1) * m
+        v[...] = s(1 - beta2) * (g * g) + s(beta2) * v
+        u = (m / s(1 - beta1 ** step)) / (np.sqrt(v / s(1 - beta2 ** step)) + s(eps))
+        if weight_decay != 0:
+            u = u + s(weight_decay) * p
+        p += s(-lr) * (u * s(_trust_ratio(p, u)))
+
+
+def lars(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+         momentum_buffers: Sequence[np.ndarray], *, lr: float, momentum: float = 0.9,
+         weight_decay: float = 0.0, trust_coefficient: float = 1e-3, eps: float = 0.0,
+         nesterov: bool = False, maximize: bool = False, names: Names = None) -> None:
+    _native.validate([F.lars_work(params, grads, momentum_buffers, lr=lr, momentum=momentum,
+                                  weight_decay=weight_decay, trust_coefficient=trust_coefficient,
+                                  eps=eps, nesterov=nesterov, maximize=maximize)])
+    for p, g, b in zip(params, grads, momentum_buffers):
+        s = lambda x: _scalar(x, p)  # noqa: E731
+        g = -g if maximize else g
+        u = g + s(weight_decay) * p if weight_decay != 0 else g
+        u = s(-lr) * (u * s(_trust_ratio(p, u, trust_coefficient, eps)))
+        b[...] = u + s(momentum) * b
+        p += u + s(momentum) * b if nesterov else b
