@@ -74,6 +74,11 @@ def test_bad_construction(case):
     ("ASGD", dict(t0=float("inf")), "t0"),
     ("Lion", dict(betas=(0.9, -0.1)), r"betas\[1\]"),
     ("Lion", dict(weight_decay=-0.1), "weight_decay"),
+    ("LAMB", dict(betas=(0.9, 1.0)), r"betas\[1\]"),
+    ("LAMB", dict(eps=-1e-6), "eps"),
+    ("LARS", dict(lr=0.1, trust_coefficient=-1e-3), "trust_coefficient"),
+    ("LARS", dict(lr=0.1, momentum=-0.9), "momentum"),
+    ("LARS", dict(lr=0.1, eps=float("nan")), "eps"),
 ])
 def test_bad_hyperparameters(cls, kw, match):
     with pytest.raises(ValueError if cls != "AdamW" else TypeError, match=match):
@@ -87,7 +92,7 @@ def _stepped(rng, cls="Adam", groups=False, **kw):
     opt = getattr(fusedoptim, cls)(arg, **kw)
     for _ in range(3):  # past the steps that create state: the reusable plan is in place
         opt.step([rng.standard_normal(p.shape) for p in params])
-    assert opt._fast is not None
+    assert opt._fast is not None or opt._multi_pass  # a step of several passes has no plan
     return opt, params
 
 
@@ -114,12 +119,13 @@ STEP_CASES = [
 
 
 @pytest.mark.parametrize("cls", ["SGD", "Adam", "Rprop", "Adamax", "NAdam", "RAdam", "Adadelta",
-                                 "ASGD", "Lion"])
+                                 "ASGD", "Lion", "LAMB", "LARS"])
 @pytest.mark.parametrize("case", STEP_CASES, ids=[c[0] for c in STEP_CASES])
 def test_bad_step_changes_nothing(case, cls):
     _, make, exc, match = case
     rng = np.random.default_rng(1)
-    opt, params = _stepped(rng, cls, groups=True, **({"momentum": 0.9} if cls == "SGD" else {}))
+    opt, params = _stepped(rng, cls, groups=True, **({"momentum": 0.9} if cls == "SGD" else
+                                                     {"lr": 0.1} if cls == "LARS" else {}))
     before = snapshot(opt)
     with pytest.raises(exc, match=match):
         opt.step(make(params, _grads(params, rng)))

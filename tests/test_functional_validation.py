@@ -57,6 +57,13 @@ ENTRIES = {
     "lion": (["exp_avgs"], None,
              dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.01),
              dict(lr=[-1.0], beta1=[1.0], beta2=[-0.1], weight_decay=[-1.0])),
+    "lamb": (["exp_avgs", "exp_avg_sqs"], 2,
+             dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-6, weight_decay=0.01),
+             dict(lr=[-1.0], beta1=[1.0], beta2=[-0.1], eps=[-1.0], weight_decay=[-1.0])),
+    "lars": (["momentum_buffers"], None,
+             dict(lr=0.1, momentum=0.9, weight_decay=0.01, trust_coefficient=1e-3, eps=1e-8),
+             dict(lr=[-1.0], momentum=[-0.5], weight_decay=[-1.0], trust_coefficient=[-1.0],
+                  eps=[-1.0])),
 }
 
 NON_FINITE = [math.inf, -math.inf, math.nan]

@@ -126,7 +126,7 @@ def test_every_optimizer_family_is_run_by_a_class():
 
     used = set()
     for name in CLASSES:
-        opt = getattr(fusedoptim, name)([np.ones(3)])
+        opt = getattr(fusedoptim, name)([np.ones(3)], lr=0.1)
         calls = []
         orig = opt._execute
         opt._execute = lambda c, orig=orig: (calls.extend(x[0] for x in c), orig(c))[1]

@@ -31,6 +31,8 @@ FIRST_ORDER = {
     "Adadelta": ({}, ["lr", "rho", "eps", "weight_decay"]),
     "ASGD": ({}, ["lr", "lambd", "alpha", "t0", "weight_decay"]),
     "Lion": ({}, ["lr", "betas[0]", "betas[1]", "weight_decay"]),
+    "LAMB": ({}, ["lr", "betas[0]", "betas[1]", "eps", "weight_decay"]),
+    "LARS": (dict(lr=0.1), ["lr", "momentum", "weight_decay", "trust_coefficient", "eps"]),
 }
 SECOND_ORDER = {
     "Newton": ["lr", "tolerance_grad", "tolerance_change", "damping", "damping_factor", "cg_tol"],

@@ -68,6 +68,11 @@ class _KernelSpec(TypedDict):
 def run(works: list[Work]) -> None:
     """Check every work completely, then apply all of them in one multi-tensor pass."""
 
+def apply_sums(works: list[Work]) -> np.ndarray:
+    """Check every work completely, then apply all of them in one multi-tensor pass and
+    return each tensor's sums of squares (float64, shape (tensors, 2), in work order) for
+    families whose update also sums (LAMB's moments, LARS's norms)."""
+
 def validate(works: list[Work]) -> None:
     """Run every check of run() and change nothing."""
 

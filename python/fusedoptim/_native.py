@@ -20,6 +20,7 @@ Plan = _core.Plan
 StalePlan = _core.StalePlan
 same_key = _core.same_key
 validate = _core.validate
+apply_sums = _core.apply_sums
 set_isa = _core.set_isa
 get_isa = _core.get_isa
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import fusedoptim
 from fusedoptim import _native
 
-from .workloads import OPTIMIZERS
+from .workloads import EXTRA_READS, OPTIMIZERS
 
 try:  # torch is optional: only to compare against
     import torch
@@ -111,9 +111,22 @@ def traffic_plan(plan_class, ps, gs, states):
 
 
 def roofline(key, params, grads, shared):
-    """Same traffic as the optimizer's step, over the optimizer's own arrays."""
-    _, ps, gs, states = fusedoptim_arrays(key, params, grads, shared)
-    return traffic_plan(_native.Plan, ps, gs, states)
+    """Same traffic as the optimizer's step, over the optimizer's own arrays: the traffic
+    kernel, and for a step of several passes a sum of squares over the arrays it reads
+    again (EXTRA_READS), so every array is read as often as the step reads it."""
+    opt, ps, gs, states = fusedoptim_arrays(key, params, grads, shared)
+    run = traffic_plan(_native.Plan, ps, gs, states)
+    if key not in EXTRA_READS:
+        return run
+    names = [k for k in opt.state[0] if k != "step" and k not in opt._scalar_state]
+    lists = dict(zip(names, states), params=ps, grads=gs)
+    again = [a for name in EXTRA_READS[key] for a in lists[name]]
+    kind = _native._core.Reduction.SUM_SQUARES
+
+    def step():
+        run()
+        _native._core.reduce(kind, again)
+    return _with_arrays(step, run.arrays)
 
 
 def triad(key, params, grads, shared):

@@ -63,13 +63,26 @@ OPTIMIZERS = {
     # buffer read and written.
     "asgd": ("ASGD", dict(lr=1e-4), 1),
     "lion": ("Lion", dict(lr=1e-5), 1),
+    "lamb": ("LAMB", dict(lr=1e-5), 2),
+    "lars": ("LARS", dict(lr=1e-4), 1),
+}
+
+# Steps of more than one pass read some arrays again: those arrays ("params", "grads"
+# or a state buffer's name), each read once more per step. LAMB's moments pass reads
+# p, g, m, v and writes m, v; its update pass reads p, m, v again and writes p. LARS's
+# norms pass reads p and g; its update pass reads them again with b, writes p and b.
+EXTRA_READS = {
+    "lamb": ("params", "exp_avg", "exp_avg_sq"),
+    "lars": ("params", "grads"),
 }
 
 
 def bytes_per_value(optimizer: str, itemsize: int) -> int:
-    """Bytes moved per parameter value: reads (param, grad, buffers) + writes (param, buffers)."""
+    """Bytes moved per parameter value: reads (param, grad, buffers, and what a step of
+    several passes reads again) + writes (param, buffers)."""
     buffers = OPTIMIZERS[optimizer][2]
-    return ((2 + buffers) + (1 + buffers)) * itemsize
+    extra = len(EXTRA_READS.get(optimizer, ()))
+    return ((2 + buffers + extra) + (1 + buffers)) * itemsize
 
 
 def sweep_sizes(lo: float = 1e2, hi: float = 1e8) -> list[int]:

@@ -75,7 +75,7 @@ def lamb(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: 
                      beta2=beta2, eps=eps, weight_decay=weight_decay, maximize=maximize,
                      names=names)
     host_only(params, "LAMB")
-    sums = _native._core.apply_sums([work])  # checks every array, then the first pass
+    sums = _native.apply_sums([work])  # checks every array, then the first pass
     ratios = trust_ratios(sums[:, 0], sums[:, 1])
     lr, beta1, beta2, eps, weight_decay, _, step = _checked(lr, beta1, beta2, eps, weight_decay,
                                                             maximize, step)

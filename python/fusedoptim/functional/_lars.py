@@ -78,7 +78,7 @@ def lars(params: ArrayList, grads: ArrayList, momentum_buffers: ArrayList, *, lr
     norms = (ID["lars_norms"], flags("lars_norms", maximize=maximize,
                                      weight_decay=weight_decay != 0),
              lars_norms_scalars(None, weight_decay=weight_decay), (params, grads), names)
-    sums = _native._core.apply_sums([norms])
+    sums = _native.apply_sums([norms])
     ratios = trust_ratios(sums[:, 0], sums[:, 1], trust_coefficient, eps)
     family, f, _, _, _ = work
     name_list = list(names) if names is not None else [str(i) for i in range(len(params))]
