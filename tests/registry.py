@@ -62,8 +62,6 @@ CONFIGS = [
 #: optimizers torch.optim does not have: tested against their formula and optax (Lion,
 #: LAMB, LARS)
 NOT_IN_TORCH = {"Lion", "LAMB", "LARS"}
-#: optimizers without a CUDA path: device arrays are refused (test_device checks that)
-HOST_ONLY = {"LAMB", "LARS"}
 
 
 def config_id(cfg):

@@ -3,13 +3,16 @@
 // arrays. Works are the same tuples; arrays are read through __cuda_array_interface__
 // and checked by the same code as host arrays; kernels are enqueued on the given
 // stream and nothing waits for the GPU.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bindings/device_arrays.h"
@@ -185,12 +188,13 @@ std::size_t partial_count(const Parsed& p) {
 // The reduction as a float: the partials go to a float64 device array that
 // make_out(n) returns, then come back to the host and are combined in order as the
 // host reduction combines its own (waits for the stream, as any value read must).
-double reduce_device(int kind, const py::list& arrays, double scalar, const py::object& names,
-                     const py::object& others, const py::object& make_out, std::uintptr_t stream) {
-  const Parsed p = parse_reduction(kind, arrays, scalar, names, others);
-  const std::size_t n = partial_count(p);
-  if (n == 0) return 0.0;
-  const py::object out = make_out(n);
+// The float64 device array make_out(n) returns for n partials, checked: on the arrays'
+// device, memory of its own (the partials are written while the arrays are read and
+// written). Returns the array (the caller holds it while the kernels write it) and its
+// memory.
+std::pair<py::object, double*> partials_out(const py::object& make_out, std::size_t n,
+                                            const Parsed& p) {
+  py::object out = make_out(n);
   const Label what{"out", nullptr, Label::kWhole};
   const ArrayView o = kDeviceArrays.view(out, what);
   if (o.kind != 'f' || o.itemsize != 8) throw py::type_error("out: expected a float64 array");
@@ -203,19 +207,64 @@ double reduce_device(int kind, const py::list& arrays, double scalar, const py::
   // The partials are written while the arrays are read: out must be memory of its own.
   const auto lo = reinterpret_cast<std::uintptr_t>(o.data);
   const std::uintptr_t hi = lo + n * sizeof(double);
-  for (const Range& r : p.read)
-    if (r.lo < hi && lo < r.hi)
-      throw py::value_error("out: shares memory with " + r.what.str() +
-                            ", which the reduction reads");
+  for (const std::vector<Range>* ranges : {&p.read, &p.written})
+    for (const Range& r : *ranges)
+      if (r.lo < hi && lo < r.hi)
+        throw py::value_error("out: shares memory with " + r.what.str() +
+                              ", which the call reads or writes");
   if (kEmulated && first_unmapped({{lo, hi, true}}) >= 0)
     throw py::value_error("out: its memory [" + hex(lo) + ", " + hex(hi) +
                           ") is not host memory this process may write (the emulator's device "
                           "arrays are host memory)");
-  auto* dev_out = static_cast<double*>(o.data);
+  return {out, static_cast<double*>(o.data)};
+}
+
+double reduce_device(int kind, const py::list& arrays, double scalar, const py::object& names,
+                     const py::object& others, const py::object& make_out, std::uintptr_t stream) {
+  const Parsed p = parse_reduction(kind, arrays, scalar, names, others);
+  const std::size_t n = partial_count(p);
+  if (n == 0) return 0.0;
+  const auto [out, dev_out] = partials_out(make_out, n, p);
   device_reduce(p.launches, kind, scalar, dev_out, p.device, stream);
   std::vector<double> partial(n);
   device_read(dev_out, partial.data(), n, p.device, stream);
   return combine_partials(kind, partial.data(), n);
+}
+
+// apply_sums on the device: the step's update, then each tensor's sums (kMaxSums) as a
+// float64 host array of shape (tensors, kMaxSums) in work order; the per-chunk partials
+// go to make_out(n) and are added per tensor in chunk order on the host.
+py::array_t<double> apply_sums_device(const py::list& works, const py::object& make_out,
+                                      std::uintptr_t stream) {
+  const Parsed p = parse_device(works);
+  check_sums(p);
+  const std::size_t n = partial_count(p);
+  py::array_t<double> result({static_cast<py::ssize_t>(p.tensors.size()),
+                              static_cast<py::ssize_t>(kMaxSums)});
+  double* res = result.mutable_data();
+  std::fill(res, res + p.tensors.size() * kMaxSums, 0.0);
+  if (n == 0) return result;
+  const auto [out, dev_out] = partials_out(make_out, n * kMaxSums, p);
+  device_apply_sums(p.launches, dev_out, p.device < 0 ? 0 : p.device, stream);
+  std::vector<double> partial(n * kMaxSums);
+  device_read(dev_out, partial.data(), partial.size(), p.device, stream);
+  // Blocks come in launch, tensor and chunk order (empty tensors have none).
+  std::vector<std::vector<double>> per_launch(p.launches.size());
+  std::size_t block = 0;
+  for (std::size_t li = 0; li < p.launches.size(); ++li) {
+    const Launch& l = p.launches[li];
+    per_launch[li].assign(l.tensors.size() * kMaxSums, 0.0);
+    for (std::size_t t = 0; t < l.tensors.size(); ++t) {
+      const std::size_t chunks = (l.tensors[t].numel + cuda_meta::kChunk - 1) / cuda_meta::kChunk;
+      for (std::size_t c = 0; c < chunks; ++c, ++block)
+        for (int j = 0; j < kMaxSums; ++j)
+          per_launch[li][t * kMaxSums + j] += partial[block * kMaxSums + j];
+    }
+  }
+  for (std::size_t t = 0; t < p.tensors.size(); ++t)
+    for (int j = 0; j < kMaxSums; ++j)
+      res[t * kMaxSums + j] = per_launch[p.tensors[t].launch][p.tensors[t].slot * kMaxSums + j];
+  return result;
 }
 
 py::dict report_dict() {
@@ -327,6 +376,12 @@ PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
       },
       py::arg("arrays"), py::arg("names") = py::none(),
       "Check device arrays an optimizer will update in place.");
+  m.def("apply_sums", &apply_sums_device, py::arg("works"), py::arg("make_out"),
+        py::arg("stream") = 0,
+        "Check every work completely, enqueue all of them on `stream` and return each "
+        "tensor's sums of squares (float64, shape (tensors, 2), in work order) for families "
+        "whose update also sums. The per-chunk partials go to make_out(n), a float64 device "
+        "array; waits for `stream`.");
   m.def("reduce", &reduce_device, py::arg("kind"), py::arg("arrays"), py::arg("scalar"),
         py::arg("names"), py::arg("others"), py::arg("make_out"), py::arg("stream") = 0,
         "A reduction (enum Reduction of fusedoptim._core: sum of squares times scalar^2, "

@@ -76,6 +76,7 @@ py::dict kernel_specs() {
     d["operands"] = operands;
     d["scalars"] = scalars;
     d["flags"] = flags;
+    d["sums"] = s.n_sums;
     out[s.name] = d;
   }
   return out;

@@ -31,13 +31,9 @@ void bind_step(py::module_& m) {
       [](const py::list& works) {
         Parsed p = parse_all(works);
         check_appliable(p);
+        check_sums(p);
         const KernelTable& table = active_table();
-        for (Launch& l : p.launches) {
-          l.sums = l.elem_size == 4 ? table.s32[l.family] : table.s64[l.family];
-          if (!l.sums)
-            throw py::value_error(std::string("works: ") + family_spec(l.family).name +
-                                  " is not an update that sums (apply_sums runs those only)");
-        }
+        for (Launch& l : p.launches) l.sums = l.elem_size == 4 ? table.s32[l.family] : table.s64[l.family];
         const int threads = get_num_threads();
         std::vector<double> sums;
         {

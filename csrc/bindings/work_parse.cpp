@@ -158,6 +158,13 @@ void check_appliable(const Parsed& p) {
     if (l.family >= kNumFamilies) throw py::value_error("works: a reduction work cannot be applied");
 }
 
+void check_sums(const Parsed& p) {
+  for (const Launch& l : p.launches)
+    if (family_spec(l.family).n_sums == 0)
+      throw py::value_error(std::string("works: ") + family_spec(l.family).name +
+                            " is not an update that sums (apply_sums runs those only)");
+}
+
 Parsed parse_all(const py::list& works, const ArrayKind& kind) {
   Parsed p;
   for (std::size_t w = 0; w < works.size(); ++w) parse_work(works[w], w, kind, p);

@@ -29,6 +29,11 @@ struct Launcher {
     cuda::mta_kernel<Rule, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(rule, meta);
     check(cudaGetLastError(), "kernel launch");
   }
+  template <class Rule, typename T, int K>
+  void sums(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int n_blocks, double* out) {
+    cuda::sums_kernel<Rule, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(rule, meta, out);
+    check(cudaGetLastError(), "kernel launch");
+  }
   template <class Op, typename T, int K>
   void reduce(const Op& op, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
     cuda::reduce_kernel<Op, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(op, meta);
@@ -55,6 +60,13 @@ void device_apply(const std::vector<Launch>& launches, int device, std::uintptr_
   DeviceScope scope(device);
   Launcher launcher{reinterpret_cast<cudaStream_t>(stream)};
   cuda::run_launches(launches, launcher);
+}
+
+void device_apply_sums(const std::vector<Launch>& launches, double* out, int device,
+                       std::uintptr_t stream) {
+  DeviceScope scope(device);
+  Launcher launcher{reinterpret_cast<cudaStream_t>(stream)};
+  cuda::run_sum_launches(launches, out, launcher);
 }
 
 void device_reduce(const std::vector<Launch>& launches, int kind, double scalar, double* out,

@@ -15,6 +15,11 @@ namespace fusedoptim {
 // stream) of device `device`. Returns without waiting for the GPU.
 void device_apply(const std::vector<Launch>& launches, int device, std::uintptr_t stream);
 
+// Enqueues every launch of a step whose rules also sum (kSums > 0): the update, and
+// kMaxSums float64 partials per chunk into out, in launch, tensor and chunk order.
+void device_apply_sums(const std::vector<Launch>& launches, double* out, int device,
+                       std::uintptr_t stream);
+
 // Enqueues reduction `kind` (enum Reduction) of every launch on `stream`: one float64
 // partial per chunk into out[0 .. chunks), in launch and chunk order.
 void device_reduce(const std::vector<Launch>& launches, int kind, double scalar, double* out,

@@ -7,6 +7,7 @@
 #define FO_ISA emulated
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "cuda/device_apply.h"
 #include "cuda/mta_kernel.h"
@@ -21,6 +22,25 @@ struct Emulator {
     for (int b = 0; b < n_blocks; ++b)
       for (int t = 0; t < cuda_meta::kBlockThreads; ++t)
         emulated::process_block<Rule, T, K>(rule, meta, b, t, cuda_meta::kBlockThreads);
+  }
+  // As sums_kernel: every thread's run, then the tree, for each block in turn.
+  template <class Rule, typename T, int K>
+  void sums(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int n_blocks,
+            double* out) {
+    constexpr int kThreads = cuda_meta::kBlockThreads;
+    constexpr int S = emulated::RuleSums<Rule>::value;
+    std::vector<double> buf(S * kThreads);  // 4 KB a sum: off the stack
+    auto* s = reinterpret_cast<double (*)[kThreads]>(buf.data());
+    for (int b = 0; b < n_blocks; ++b) {
+      for (int t = 0; t < kThreads; ++t) {
+        double acc[S];
+        emulated::sums_thread<Rule, T, K>(rule, meta, b, t, kThreads, acc);
+        for (int j = 0; j < S; ++j) s[j][t] = acc[j];
+      }
+      for (int stride = kThreads / 2; stride > 0; stride >>= 1)
+        for (int t = 0; t < kThreads; ++t) emulated::sums_tree_step<S>(s, t, stride);
+      for (int j = 0; j < kMaxSums; ++j) out[b * kMaxSums + j] = j < S ? s[j][0] : 0.0;
+    }
   }
   // The kernel's two phases in its order: every thread's fold, then the tree.
   template <class Op, typename T, int K>
@@ -42,6 +62,11 @@ struct Emulator {
 void device_apply(const std::vector<Launch>& launches, int, std::uintptr_t) {
   Emulator emulator;
   emulated::run_launches(launches, emulator);
+}
+
+void device_apply_sums(const std::vector<Launch>& launches, double* out, int, std::uintptr_t) {
+  Emulator emulator;
+  emulated::run_sum_launches(launches, out, emulator);
 }
 
 void device_reduce(const std::vector<Launch>& launches, int kind, double scalar, double* out,

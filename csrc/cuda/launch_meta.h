@@ -46,6 +46,31 @@ static_assert(sizeof(TensorListMeta<1>) < 30000 && sizeof(TensorListMeta<2>) < 3
                   sizeof(TensorListMeta<5>) < 30000,
               "kernel arguments (with the rule) stay under CUDA's 32,764-byte limit");
 
+// The elements block `block` of a launch covers: [begin, end) of tensor `tensor`.
+struct BlockSpan {
+  int tensor;
+  std::int64_t begin, end;
+};
+template <int K>
+#if defined(__CUDACC__)
+__host__ __device__
+#endif
+inline BlockSpan block_span(const TensorListMeta<K>& meta, int block) {
+  const int t = meta.block_tensor[block];
+  const std::int64_t begin = static_cast<std::int64_t>(meta.block_chunk[block]) * kChunk;
+  const std::int64_t n = meta.numel[t];
+  return {t, begin, n - begin < kChunk ? n : begin + kChunk};
+}
+
+// The operands' pointers of tensor t of a meta, as T*.
+template <typename T, int K>
+#if defined(__CUDACC__)
+__host__ __device__
+#endif
+inline void tensor_ptrs(const TensorListMeta<K>& meta, int t, T** ptr) {
+  for (int k = 0; k < K; ++k) ptr[k] = static_cast<T*>(meta.addr[k][t]);
+}
+
 // Packs every non-empty tensor of `l` into metas and calls emit(meta, n_blocks) for each
 // full or final one. `meta` is reused between calls: emit must consume it at once (a
 // kernel launch copies its arguments).

@@ -4,6 +4,9 @@
 // emulator runs exactly this code; under nvcc, mta_kernel wraps it as the
 // __global__ entry point.
 #pragma once
+#include <stdexcept>
+#include <type_traits>
+
 #include "cuda/launch_meta.h"
 #include "optimizers/families.h"
 
@@ -31,15 +34,12 @@ FO_HD void rule_at(const Rule& rule, T* const* ptr, std::int64_t i) {
 template <class Rule, typename T, int K>
 FO_HD void process_block(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int block,
                          int thread, int threads) {
-  using cuda_meta::kChunk;
   using cuda_meta::kILP;
-  const int t = meta.block_tensor[block];
-  const std::int64_t begin = static_cast<std::int64_t>(meta.block_chunk[block]) * kChunk;
-  const std::int64_t n = meta.numel[t];
-  const std::int64_t end = n - begin < kChunk ? n : begin + kChunk;
+  const cuda_meta::BlockSpan span = cuda_meta::block_span(meta, block);
+  const int t = span.tensor;
+  const std::int64_t begin = span.begin, end = span.end;
   T* ptr[K];
-#pragma unroll
-  for (int k = 0; k < K; ++k) ptr[k] = static_cast<T*>(meta.addr[k][t]);
+  cuda_meta::tensor_ptrs<T, K>(meta, t, ptr);
 
   std::int64_t tail = begin;
   if (meta.aligned[t]) {
@@ -75,6 +75,64 @@ FO_HD void process_block(const Rule& rule, const cuda_meta::TensorListMeta<K>& m
   for (std::int64_t i = tail + thread; i < end; i += threads) rule_at<Rule, T, K>(rule, ptr, i);
 }
 
+// For a rule that also sums (kSums > 0): thread `thread` of block `block` runs the rule
+// over its strided elements of the chunk (one element per thread per pass, coalesced)
+// and adds the squares of the rule's values into acc[0 .. kSums). The block then adds
+// its threads' acc in a fixed tree (sums_tree_step), as reduce_kernel.h does.
+template <class Rule, typename T, int K>
+FO_HD void sums_thread(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int block,
+                       int thread, int threads, double* acc) {
+  constexpr int S = RuleSums<Rule>::value;
+  const cuda_meta::BlockSpan span = cuda_meta::block_span(meta, block);
+  const int t = span.tensor;
+  const std::int64_t begin = span.begin, end = span.end;
+  T* ptr[K];
+  cuda_meta::tensor_ptrs<T, K>(meta, t, ptr);
+#pragma unroll
+  for (int j = 0; j < S; ++j) acc[j] = 0.0;
+  for (std::int64_t i = begin + thread; i < end; i += threads) {
+    T x[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k)
+      if (Rule::kRead & (1u << k)) x[k] = ptr[k][i];
+    T r[S];
+    rule(x, r);
+#pragma unroll
+    for (int k = 0; k < K; ++k)
+      if (Rule::kWrite & (1u << k)) ptr[k][i] = x[k];
+#pragma unroll
+    for (int j = 0; j < S; ++j) acc[j] += static_cast<double>(r[j]) * static_cast<double>(r[j]);
+  }
+}
+
+// One level of the block's tree over s[j][thread] (S sums of kBlockThreads partials).
+template <int S>
+FO_HD void sums_tree_step(double (*s)[cuda_meta::kBlockThreads], int thread, int stride) {
+  if (thread < stride)
+    for (int j = 0; j < S; ++j) s[j][thread] += s[j][thread + stride];
+}
+
+#if defined(__CUDACC__)
+// out[block * kMaxSums + j]: block's sums; slots j >= kSums are set to 0.
+template <class Rule, typename T, int K>
+__global__ void __launch_bounds__(cuda_meta::kBlockThreads)
+    sums_kernel(const Rule rule, const __grid_constant__ cuda_meta::TensorListMeta<K> meta,
+                double* out) {
+  constexpr int S = RuleSums<Rule>::value;
+  __shared__ double s[S][cuda_meta::kBlockThreads];
+  double acc[S];
+  sums_thread<Rule, T, K>(rule, meta, blockIdx.x, threadIdx.x, blockDim.x, acc);
+  for (int j = 0; j < S; ++j) s[j][threadIdx.x] = acc[j];
+  __syncthreads();
+  for (int stride = cuda_meta::kBlockThreads / 2; stride > 0; stride >>= 1) {
+    sums_tree_step<S>(s, threadIdx.x, stride);
+    __syncthreads();
+  }
+  if (threadIdx.x == 0)
+    for (int j = 0; j < kMaxSums; ++j) out[blockIdx.x * kMaxSums + j] = j < S ? s[j][0] : 0.0;
+}
+#endif
+
 #if defined(__CUDACC__)
 // __grid_constant__: the metadata is read in place from the kernel's parameter space,
 // never copied per thread, even though process_block takes it by reference.
@@ -85,10 +143,10 @@ __global__ void __launch_bounds__(cuda_meta::kBlockThreads)
 }
 #endif
 
-// Every launch of a step through `runner(rule, meta, n_blocks)`, for the rule its
-// family and flags select. Shared by the CUDA launcher and the host emulator.
-template <class Runner>
-void run_launches(const std::vector<Launch>& launches, Runner& runner) {
+// Every packed meta of every launch, with the rule its family and flags select:
+// visit(rule, meta, n_blocks, T{}). Shared by the CUDA launcher and the host emulator.
+template <class Visit>
+void visit_launches(const std::vector<Launch>& launches, Visit&& visit) {
   for (const Launch& l : launches) {
     auto by_type = [&](auto fam, auto zero) {
       using Family = decltype(fam);
@@ -99,7 +157,7 @@ void run_launches(const std::vector<Launch>& launches, Runner& runner) {
         const Rule rule(l.hyper);
         cuda_meta::TensorListMeta<K> meta;
         cuda_meta::pack<K>(l, meta, [&](const cuda_meta::TensorListMeta<K>& m, int n_blocks) {
-          runner.template run<Rule, T, K>(rule, m, n_blocks);
+          visit(rule, m, n_blocks, zero);
         });
       });
     };
@@ -111,6 +169,33 @@ void run_launches(const std::vector<Launch>& launches, Runner& runner) {
     });
     if (!known) throw std::invalid_argument("this family has no elementwise CUDA kernel");
   }
+}
+
+// Every launch of a step through `runner.run(rule, meta, n_blocks)`.
+template <class Runner>
+void run_launches(const std::vector<Launch>& launches, Runner& runner) {
+  visit_launches(launches, [&](const auto& rule, const auto& meta, int n_blocks, auto zero) {
+    using Rule = std::decay_t<decltype(rule)>;
+    runner.template run<Rule, decltype(zero), Rule::kOperands>(rule, meta, n_blocks);
+  });
+}
+
+// Every launch of a step whose rules also sum (the caller checked FamilySpec::n_sums)
+// through `runner.sums(rule, meta, n_blocks, out)`: kMaxSums partials per block into
+// out, in launch, tensor and chunk order (the order cuda_meta::pack emits blocks in).
+template <class Runner>
+void run_sum_launches(const std::vector<Launch>& launches, double* out, Runner& runner) {
+  std::int64_t next = 0;
+  visit_launches(launches, [&](const auto& rule, const auto& meta, int n_blocks, auto zero) {
+    using Rule = std::decay_t<decltype(rule)>;
+    if constexpr (RuleSums<Rule>::value > 0) {
+      runner.template sums<Rule, decltype(zero), Rule::kOperands>(rule, meta, n_blocks,
+                                                                  out + next * kMaxSums);
+      next += n_blocks;
+    } else {
+      throw std::invalid_argument("this family is not an update that sums");
+    }
+  });
 }
 
 }  // namespace FO_ISA

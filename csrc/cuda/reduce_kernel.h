@@ -41,13 +41,11 @@ struct ReduceOp {
 template <class Op, typename T, int K>
 FO_HD double reduce_thread(const Op& op, const cuda_meta::TensorListMeta<K>& meta, int block,
                            int thread, int threads) {
-  const int t = meta.block_tensor[block];
-  const std::int64_t begin = static_cast<std::int64_t>(meta.block_chunk[block]) * cuda_meta::kChunk;
-  const std::int64_t n = meta.numel[t];
-  const std::int64_t end = n - begin < cuda_meta::kChunk ? n : begin + cuda_meta::kChunk;
+  const cuda_meta::BlockSpan span = cuda_meta::block_span(meta, block);
+  const int t = span.tensor;
+  const std::int64_t begin = span.begin, end = span.end;
   T* ptr[K];
-#pragma unroll
-  for (int k = 0; k < K; ++k) ptr[k] = static_cast<T*>(meta.addr[k][t]);
+  cuda_meta::tensor_ptrs<T, K>(meta, t, ptr);
   double acc = 0.0;
   for (std::int64_t i = begin + thread; i < end; i += threads) acc = Op::combine(acc, op.value(ptr, i));
   return acc;

@@ -230,6 +230,7 @@ constexpr bool rule_fits_spec() {
   static_assert((Rule::kWrite & ~S->written_mask()) == 0,
                 "the rule writes an operand its spec does not mark written");
   static_assert((Rule::kRead >> S->n_operands) == 0, "the rule reads an operand beyond its spec");
+  static_assert(RuleSums<Rule>::value == S->n_sums, "rule and spec disagree on the sums");
   return true;
 }
 

@@ -16,10 +16,11 @@ namespace lamb_moments {
 // params are marked written though this pass only reads them: its work is what checks
 // the whole step, and the update pass writes them (a grad sharing a param's memory,
 // a read-only param: refused before the moments change).
-constexpr FamilySpec kSpec = make_spec(
-    "lamb_moments", {inout("params"), in("grads"), inout("exp_avgs"), inout("exp_avg_sqs")},
-    {"beta1", "beta2", "eps", "weight_decay", "bias_correction1", "bias_correction2"},
-    {"maximize", "weight_decay"});
+constexpr FamilySpec kSpec = with_sums(
+    make_spec("lamb_moments", {inout("params"), in("grads"), inout("exp_avgs"), inout("exp_avg_sqs")},
+              {"beta1", "beta2", "eps", "weight_decay", "bias_correction1", "bias_correction2"},
+              {"maximize", "weight_decay"}),
+    2);
 constexpr int BETA1 = kSpec.scalar("beta1"), BETA2 = kSpec.scalar("beta2"),
               EPS = kSpec.scalar("eps"), WEIGHT_DECAY = kSpec.scalar("weight_decay"),
               BC1 = kSpec.scalar("bias_correction1"), BC2 = kSpec.scalar("bias_correction2");

@@ -14,8 +14,9 @@
 
 namespace fusedoptim {
 namespace lars_norms {
-constexpr FamilySpec kSpec = make_spec("lars_norms", {in("params"), in("grads")}, {"weight_decay"},
-                                       {"maximize", "weight_decay"});
+constexpr FamilySpec kSpec = with_sums(
+    make_spec("lars_norms", {in("params"), in("grads")}, {"weight_decay"}, {"maximize", "weight_decay"}),
+    2);
 constexpr int WEIGHT_DECAY = kSpec.scalar("weight_decay");
 }  // namespace lars_norms
 namespace lars_update {

@@ -43,6 +43,9 @@ struct FamilySpec {
   const char* scalars[kMaxScalars];
   int n_flags;
   const char* flags[kMaxFlags];  // flag i is bit (1 << i)
+  // Sums of squares its update also returns (LAMB's and LARS's norms; 0: a plain update).
+  // Such a family runs through apply_sums, which returns them per tensor.
+  int n_sums;
 
   // Index of the per-step scalar `s` in Hyper::s.
   constexpr int scalar(const char* s) const {
@@ -88,6 +91,13 @@ constexpr FamilySpec make_spec(const char* name, std::initializer_list<OperandDe
   for (const char* x : scalars) s.scalars[s.n_scalars++] = x;
   for (const OperandDecl& op : operands)
     s.operands[s.n_operands++] = {op.name, op.written, op.needs ? s.flag(op.needs) : 0u};
+  return s;
+}
+
+// The spec of an update that also returns n sums of squares (see FamilySpec::n_sums).
+constexpr FamilySpec with_sums(FamilySpec s, int n) {
+  if (n < 1 || n > 2) throw SpecError{};  // kMaxSums in engine/multi_tensor.h
+  s.n_sums = n;
   return s;
 }
 

@@ -36,6 +36,7 @@ class HostBackend:
 
     name = "host"
     run = staticmethod(_native.run)
+    apply_sums = staticmethod(_native.apply_sums)
     validate = staticmethod(_native.validate)
     Plan = _native.Plan
     StalePlan = _native.StalePlan
@@ -206,6 +207,14 @@ class DeviceBackend:
 
     def run(self, works: list[Work]) -> None:
         self.module.run(works, self.kind.stream())
+
+    def apply_sums(self, works: list[Work]) -> np.ndarray:
+        """The step of works whose update also sums, and each tensor's sums (float64 host
+        array (tensors, 2)): partials per chunk on the device, added in order on the host
+        (waits for the stream)."""
+        first = works[0][3][0][0]  # type: ignore[index]
+        return self.module.apply_sums(works, lambda n: self.kind.float64_zeros(first, n),
+                                      self.kind.stream())
 
     def reduce(self, kind: _native._core.Reduction, arrays: list[Any], scalar: float,
                others: list[Any] | None = None) -> float:

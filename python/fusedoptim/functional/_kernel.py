@@ -44,12 +44,6 @@ def passes_of(name: str, *families: str) -> None:
         PASS_OF[family] = name
 
 
-def host_only(params: Any, what: str) -> None:
-    """Refuses device arrays for an update that runs on the host only."""
-    if backend(params) is not _backends.HOST:
-        raise TypeError(f"params: {what} runs on NumPy arrays only; it has no CUDA path yet")
-
-
 def trust_ratios(param_sq: Any, update_sq: Any, trust_coefficient: float = 1.0,
                  eps: float = 0.0) -> Any:
     """optax.scale_by_trust_ratio per tensor from the sums of squares:

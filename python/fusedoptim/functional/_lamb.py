@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks as C
-from .. import _native
 from .._typing import ArrayList, Names, Work
-from ._kernel import (ID, flags, host_only, kernel_scalars, passes_of, run, scalar_packer,
+from ._kernel import (ID, backend, flags, kernel_scalars, passes_of, run, scalar_packer,
                       trust_ratios)
 
 _moments = scalar_packer("lamb_moments")
@@ -74,8 +73,8 @@ def lamb(params: ArrayList, grads: ArrayList, exp_avgs: ArrayList, exp_avg_sqs: 
     work = lamb_work(params, grads, exp_avgs, exp_avg_sqs, step, lr=lr, beta1=beta1,
                      beta2=beta2, eps=eps, weight_decay=weight_decay, maximize=maximize,
                      names=names)
-    host_only(params, "LAMB")
-    sums = _native.apply_sums([work])  # checks every array, then the first pass
+    side = backend(params)
+    sums = side.apply_sums([work])  # checks every array, then the first pass
     ratios = trust_ratios(sums[:, 0], sums[:, 1])
     lr, beta1, beta2, eps, weight_decay, _, step = _checked(lr, beta1, beta2, eps, weight_decay,
                                                             maximize, step)

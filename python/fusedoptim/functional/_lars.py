@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks as C
-from .. import _native
 from .._typing import ArrayList, Names, Work
-from ._kernel import (ID, flags, host_only, kernel_scalars, passes_of, run, scalar_packer,
+from ._kernel import (ID, backend, flags, kernel_scalars, passes_of, run, scalar_packer,
                       trust_ratios)
 
 _norms = scalar_packer("lars_norms")
@@ -71,14 +70,14 @@ def lars(params: ArrayList, grads: ArrayList, momentum_buffers: ArrayList, *, lr
     work = lars_work(params, grads, momentum_buffers, lr=lr, momentum=momentum,
                      weight_decay=weight_decay, trust_coefficient=trust_coefficient, eps=eps,
                      nesterov=nesterov, maximize=maximize, names=names)
-    host_only(params, "LARS")
-    _native.validate([work])  # every array of the step, before anything changes
+    side = backend(params)
+    side.validate([work])  # every array of the step, before anything changes
     lr, momentum, weight_decay, trust_coefficient, eps = _checked(
         lr, momentum, weight_decay, trust_coefficient, eps)
     norms = (ID["lars_norms"], flags("lars_norms", maximize=maximize,
                                      weight_decay=weight_decay != 0),
              lars_norms_scalars(None, weight_decay=weight_decay), (params, grads), names)
-    sums = _native.apply_sums([norms])
+    sums = side.apply_sums([norms])
     ratios = trust_ratios(sums[:, 0], sums[:, 1], trust_coefficient, eps)
     family, f, _, _, _ = work
     name_list = list(names) if names is not None else [str(i) for i in range(len(params))]

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks as C
-from .. import functional as F
 from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
 from .base import Optimizer
 
@@ -26,7 +25,7 @@ class LAMB(Optimizer):
     Adam direction before the trust ratio (optax's add_decayed_weights), and eps sits
     outside the square root (eps_root = 0). State: ``step``, ``exp_avg`` (m),
     ``exp_avg_sq`` (v). A step is two passes over memory: the moments with both norms of
-    every tensor, then the update. NumPy arrays only (no CUDA path yet).
+    every tensor, then the update. CUDA device arrays run the same two passes on the GPU.
     """
 
     _buffer_names = ("exp_avg", "exp_avg_sq")
@@ -48,6 +47,5 @@ class LAMB(Optimizer):
 
     def _call(self, h: Hyper, params: list[Any], grads: list[Any],
               bufs: dict[str, list[Any]], key: Any, names: list[str]) -> Call:
-        F._kernel.host_only(params, "LAMB")
         return ("lamb", (params, grads, bufs["exp_avg"], bufs["exp_avg_sq"], key),
                 dict(h, names=names))

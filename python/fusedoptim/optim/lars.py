@@ -4,7 +4,6 @@ from collections.abc import Hashable
 from typing import Any
 
 from .. import _checks as C
-from .. import functional as F
 from .._typing import BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
 from ._state import GroupState
 from .base import Optimizer
@@ -28,7 +27,7 @@ class LARS(Optimizer):
     array is a layer); optax's masks are param groups here (a group with
     ``weight_decay=0`` and ``trust_coefficient`` ... for biases and norms). No step
     count. A step is two passes over memory: both norms of every tensor (reads p and g),
-    then the update. NumPy arrays only (no CUDA path yet).
+    then the update. CUDA device arrays run the same two passes on the GPU.
     """
 
     _buffer_names = ("momentum_buffer",)
@@ -55,5 +54,4 @@ class LARS(Optimizer):
 
     def _call(self, h: Hyper, params: list[Any], grads: list[Any],
               bufs: dict[str, list[Any]], key: Any, names: list[str]) -> Call:
-        F._kernel.host_only(params, "LARS")
         return ("lars", (params, grads, bufs["momentum_buffer"]), dict(h, names=names))
