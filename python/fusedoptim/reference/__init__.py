@@ -30,6 +30,7 @@ RAdam = _twin(_optim.RAdam)
 Adadelta = _twin(_optim.Adadelta)
 ASGD = _twin(_optim.ASGD)
 Lion = _twin(_optim.Lion)
+Adafactor = _twin(_optim.Adafactor)
 
 __all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop",
-           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion"]
+           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion", "Adafactor"]

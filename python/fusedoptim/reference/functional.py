@@ -295,3 +295,6 @@ def lion(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Se
             p *= s(1 - lr * weight_decay)
         p += s(-lr) * update
         m[...] = s(beta2) * m + s(1 - beta2) * g
+
+
+from ._adafactor import adafactor  # noqa: E402,F401  (Adafactor's twin: its own module)
