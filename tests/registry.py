@@ -50,6 +50,9 @@ CONFIGS = [
     ("Lion", dict()),
     ("Lion", dict(lr=1e-3, weight_decay=0.1)),
     ("Lion", dict(lr=1e-3, betas=(0.5, 0.9), maximize=True)),
+    ("Adafactor", dict()),  # lr 1e-2 < 1/sqrt(t) for t < 1e4: rho = lr
+    ("Adafactor", dict(lr=0.5, beta2_decay=-0.5, eps=(1e-6, 1e-2), d=2.0)),  # rho = 1/sqrt(t) from t = 5
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1, maximize=True)),
 ]
 
 #: optimizers torch.optim has (Lion is not one of them: it is tested against its formula

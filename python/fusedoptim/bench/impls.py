@@ -22,6 +22,7 @@ from __future__ import annotations
 import fusedoptim
 from fusedoptim import _native
 
+from .adafactor import adafactor_roofline, adafactor_states
 from .workloads import OPTIMIZERS
 
 try:  # torch is optional: only to compare against
@@ -59,6 +60,9 @@ def fusedoptim_arrays(key, params, grads, shared, to_device=None):
             ps, gs = [to_device(p) for p in params], [to_device(g) for g in grads]
         opt = getattr(fusedoptim, cls)(ps, **kw)
         opt.step(gs)
+        if key == "adafactor":  # state of other shapes than the params': see bench/adafactor.py
+            shared["fusedoptim"] = (opt, ps, gs, adafactor_states(opt))
+            return shared["fusedoptim"]
         # the arrays of the state (NAdam's mu_product, ASGD's eta and mu are 0-d scalars)
         names = [k for k in opt.state[0] if k != "step" and k not in opt._scalar_state]
         if len(names) != buffers:  # the bytes model and the roofline count on it
@@ -113,6 +117,8 @@ def traffic_plan(plan_class, ps, gs, states):
 def roofline(key, params, grads, shared):
     """Same traffic as the optimizer's step, over the optimizer's own arrays."""
     _, ps, gs, states = fusedoptim_arrays(key, params, grads, shared)
+    if key == "adafactor":
+        return adafactor_roofline(ps, gs, states, traffic_plan(_native.Plan, ps, gs, []))
     return traffic_plan(_native.Plan, ps, gs, states)
 
 

@@ -63,11 +63,18 @@ OPTIMIZERS = {
     # buffer read and written.
     "asgd": ("ASGD", dict(lr=1e-4), 1),
     "lion": ("Lion", dict(lr=1e-5), 1),
+    # Not one pass, and its state is not of the params' shapes: its own bytes model and
+    # roofline (bench/adafactor.py); 2 bounds its state (1.25 values per param on resnet50).
+    "adafactor": ("Adafactor", dict(), 2),
 }
 
 
-def bytes_per_value(optimizer: str, itemsize: int) -> int:
-    """Bytes moved per parameter value: reads (param, grad, buffers) + writes (param, buffers)."""
+def bytes_per_value(optimizer: str, itemsize: int, shapes=None) -> float:
+    """Bytes moved per parameter value: reads (param, grad, buffers) + writes (param, buffers).
+    Adafactor's depend on the shapes (bench/adafactor.py)."""
+    if optimizer == "adafactor" and shapes is not None:
+        from .adafactor import accesses
+        return accesses(shapes) * itemsize
     buffers = OPTIMIZERS[optimizer][2]
     return ((2 + buffers) + (1 + buffers)) * itemsize
 
