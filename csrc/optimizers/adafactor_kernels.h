@@ -38,11 +38,45 @@ inline T row_mean(const T* r, std::size_t m, T eps1) {
 }
 
 // ---- whole small matrices: one matrix at a time, in cache between its sub-steps.
-// M, N > 0: the shape known at compile time (1x1 and 3x3 convolutions), 0: at run time.
+// M, N > 0: the shape known at compile time (3x3 convolutions), 0: at run time.
+//
+// The scale 1/sqrt(max(R_i C_j / rm, eps1^2)) is taken apart as 1/sqrt(R_i / rm) times
+// 1/sqrt(C_j): m + n square roots per matrix instead of m n (and no division per value),
+// which is what keeps a 3x3 convolution's pass at memory speed. It differs from torch's
+// R_i C_j / rm, rsqrt by a few ulp; where R_i C_j / rm falls below eps1^2 the clamp's
+// value 1/eps1 is used, as torch's.
+constexpr std::size_t kMaxSplitCols = 64;
+
+template <typename T>
+struct SplitScale {
+  T a[kMaxSplitCols], b[kMaxSplitCols], ra[kMaxSplitCols], rb[kMaxSplitCols];
+  T inv_eps1;
+  void set(const T* r, const T* c, std::size_t m, std::size_t n, T rm, T eps1_sq) {
+    for (std::size_t i = 0; i < m; ++i) {
+      a[i] = r[i] / rm;
+      ra[i] = T(1) / fo_sqrt(a[i]);
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      b[j] = c[j];
+      rb[j] = T(1) / fo_sqrt(c[j]);
+    }
+    inv_eps1 = T(1) / fo_sqrt(eps1_sq);
+  }
+  T operator()(std::size_t i, std::size_t j, T eps1_sq) const {
+    const T v = a[i] * b[j];
+    return v < eps1_sq ? inv_eps1 : ra[i] * rb[j];
+  }
+};
+
 template <typename T, int M, int N>
 AfSums batches_pass1(const AfBatches<T>& a, const AfConst<T>& k) {
   const std::size_t m = M ? M : a.m, n = N ? N : a.n, mn = m * n;
-  double p_sq = 0.0, u_sq = 0.0;
+  const bool split = m <= kMaxSplitCols && n <= kMaxSplitCols;
+  SplitScale<T> sc;
+  // One accumulator per position in the matrix when the shape is fixed (no chain of
+  // dependent adds across the whole run), added in position order at the end.
+  constexpr std::size_t kAcc = M && N ? static_cast<std::size_t>(M * N) : 1;
+  double pacc[kAcc] = {}, uacc[kAcc] = {};
   for (std::size_t b = 0; b < a.count; ++b) {
     const T* g = a.g + b * mn;
     const T* p = a.p + b * mn;
@@ -53,7 +87,7 @@ AfSums batches_pass1(const AfBatches<T>& a, const AfConst<T>& k) {
       for (std::size_t j = 0; j < n; ++j) {
         const double x = static_cast<double>(g[i * n + j]), y = static_cast<double>(p[i * n + j]);
         s += x * x;
-        p_sq += y * y;
+        pacc[kAcc > 1 ? i * n + j : 0] += y * y;
       }
       r[i] = lerp_to(r[i], s / static_cast<double>(n), k);
     }
@@ -66,11 +100,19 @@ AfSums batches_pass1(const AfBatches<T>& a, const AfConst<T>& k) {
       c[j] = lerp_to(c[j], s / static_cast<double>(m), k);
     }
     const T rm = row_mean(r, m, k.eps1);
+    if (split) sc.set(r, c, m, n, rm, k.eps1_sq);
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t j = 0; j < n; ++j) {
-        const double u = static_cast<double>(scaled_grad(g[i * n + j], r[i] * c[j] / rm, k.eps1_sq));
-        u_sq += u * u;
+        const T x = g[i * n + j];
+        const double u = static_cast<double>(split ? x * sc(i, j, k.eps1_sq)
+                                                   : scaled_grad(x, r[i] * c[j] / rm, k.eps1_sq));
+        uacc[kAcc > 1 ? i * n + j : 0] += u * u;
       }
+  }
+  double p_sq = 0.0, u_sq = 0.0;
+  for (std::size_t e = 0; e < kAcc; ++e) {
+    p_sq += pacc[e];
+    u_sq += uacc[e];
   }
   return {p_sq, u_sq};
 }
@@ -78,46 +120,66 @@ AfSums batches_pass1(const AfBatches<T>& a, const AfConst<T>& k) {
 template <typename T, int M, int N>
 void batches_pass3(const AfBatches<T>& a, const AfConst<T>& k, T decay, T scale) {
   const std::size_t m = M ? M : a.m, n = N ? N : a.n, mn = m * n;
+  const bool split = m <= kMaxSplitCols && n <= kMaxSplitCols;
+  SplitScale<T> sc;
   for (std::size_t b = 0; b < a.count; ++b) {
     const T* g = a.g + b * mn;
     T* p = a.p + b * mn;
     const T* r = a.row + b * m;
     const T* c = a.col + b * n;
     const T rm = row_mean(r, m, k.eps1);
+    if (split) sc.set(r, c, m, n, rm, k.eps1_sq);
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t j = 0; j < n; ++j) {
         const std::size_t e = i * n + j;
-        p[e] = p[e] * decay + scale * scaled_grad(g[e], r[i] * c[j] / rm, k.eps1_sq);
+        const T u = split ? g[e] * sc(i, j, k.eps1_sq) : scaled_grad(g[e], r[i] * c[j] / rm, k.eps1_sq);
+        p[e] = p[e] * decay + scale * u;
       }
   }
 }
 
 // 1x1 matrices (1x1 convolutions): every value is its own row and column, so the pass is
-// elementwise and vectorises across matrices.
-template <typename T>
-AfSums ones_pass1(const AfBatches<T>& a, const AfConst<T>& k) {
+// elementwise and vectorises across matrices (kLanes accumulators, lerp's branch hoisted).
+template <typename T, bool LOW>
+AfSums ones_pass1_impl(const AfBatches<T>& a, const AfConst<T>& k) {
   double pacc[kLanes] = {}, uacc[kLanes] = {};
   const std::size_t n = a.count;
   T* __restrict r = a.row;
   T* __restrict c = a.col;
   const T* __restrict g = a.g;
   const T* __restrict p = a.p;
-  auto one = [&](std::size_t e, double& pa, double& ua) {
-    const double x = static_cast<double>(g[e]), y = static_cast<double>(p[e]);
-    const T rv = lerp_to(r[e], x * x, k), cv = lerp_to(c[e], x * x, k);
-    r[e] = rv;
-    c[e] = cv;
-    const T rm = max_nan(static_cast<T>(static_cast<double>(rv)), k.eps1);
-    const double u = static_cast<double>(scaled_grad(g[e], rv * cv / rm, k.eps1_sq));
-    pa += y * y;
-    ua += u * u;
-  };
+  const T w = k.w, omw = k.one_minus_w, eps1 = k.eps1, eps1_sq = k.eps1_sq;
   std::size_t e = 0;
   for (; e + kLanes <= n; e += kLanes)
-    for (int l = 0; l < kLanes; ++l) one(e + l, pacc[l], uacc[l]);
+    for (int l = 0; l < kLanes; ++l) {
+      const T x = g[e + l];
+      const double xd = static_cast<double>(x), y = static_cast<double>(p[e + l]);
+      const T mean = static_cast<T>(xd * xd);
+      const T rv = lerp(r[e + l], mean, w, omw, LOW), cv = lerp(c[e + l], mean, w, omw, LOW);
+      r[e + l] = rv;
+      c[e + l] = cv;
+      const double u = static_cast<double>(scaled_grad(x, rv * cv / max_nan(rv, eps1), eps1_sq));
+      pacc[l] += y * y;
+      uacc[l] += u * u;
+    }
   double pt = 0.0, ut = 0.0;
-  for (; e < n; ++e) one(e, pt, ut);
+  for (; e < n; ++e) {
+    const T x = g[e];
+    const double xd = static_cast<double>(x), y = static_cast<double>(p[e]);
+    const T mean = static_cast<T>(xd * xd);
+    const T rv = lerp(r[e], mean, w, omw, LOW), cv = lerp(c[e], mean, w, omw, LOW);
+    r[e] = rv;
+    c[e] = cv;
+    const double u = static_cast<double>(scaled_grad(x, rv * cv / max_nan(rv, eps1), eps1_sq));
+    pt += y * y;
+    ut += u * u;
+  }
   return {add_lanes(pacc) + pt, add_lanes(uacc) + ut};
+}
+
+template <typename T>
+AfSums ones_pass1(const AfBatches<T>& a, const AfConst<T>& k) {
+  return k.low ? ones_pass1_impl<T, true>(a, k) : ones_pass1_impl<T, false>(a, k);
 }
 
 template <typename T>
