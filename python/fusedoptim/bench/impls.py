@@ -74,7 +74,8 @@ def fusedoptim_arrays(key, params, grads, shared, to_device=None):
 
 def native(key, params, grads, shared):
     opt, ps, gs, states = fusedoptim_arrays(key, params, grads, shared)
-    return _with_arrays(lambda: opt.step(gs), ps + gs + [a for s in states for a in s])
+    lists = states.values() if isinstance(states, dict) else states  # Adafactor's: by role
+    return _with_arrays(lambda: opt.step(gs), ps + gs + [a for s in lists for a in s])
 
 
 def numpy_reference(key, params, grads, shared):

@@ -3,6 +3,7 @@ Cost"), with torch.optim.Adafactor's arithmetic: a step of three native passes, 
 (see :func:`adafactor`)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from .. import _backends
@@ -17,7 +18,7 @@ _pack = scalar_packer("adafactor")
 DTYPE_EPS = -1.0
 
 #: a list of optional state arrays, one entry per param (None where it keeps no such buffer)
-OptArrays = list[Optional[Any]]
+OptArrays = Sequence[Optional[Any]]
 
 
 @kernel_scalars("adafactor", by_step=True)
@@ -95,9 +96,9 @@ def adafactor(params: ArrayList, grads: ArrayList, row_vars: OptArrays, col_vars
     2 reads g of matrices larger than a unit (||u||), 3 writes p. Sums are float64,
     combined in a fixed order: the same result for any thread count.
     """
-    kw = dict(lr=lr, beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, d=d,
-              weight_decay=weight_decay, maximize=maximize)
-    work = adafactor_work(params, grads, row_vars, col_vars, variances, step, names=names, **kw)
+    work = adafactor_work(params, grads, row_vars, col_vars, variances, step, lr=lr,
+                          beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, d=d,
+                          weight_decay=weight_decay, maximize=maximize, names=names)
     s = dict(zip(_native.SPECS["adafactor"]["scalars"], work[2]))
     _native._core.adafactor_step(params, grads, row_vars, col_vars, variances,
                                  maximize=bool(maximize), names=names, **s)
