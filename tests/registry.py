@@ -57,6 +57,9 @@ CONFIGS = [
     ("LARS", dict(lr=0.5, momentum=0.8, weight_decay=0.01, nesterov=True)),
     ("LARS", dict(lr=0.2, momentum=0.0, trust_coefficient=0.02, eps=1e-3, weight_decay=0.1,
                   maximize=True)),
+    ("Adafactor", dict()),  # lr 1e-2 < 1/sqrt(t) for t < 1e4: rho = lr
+    ("Adafactor", dict(lr=0.5, beta2_decay=-0.5, eps=(1e-6, 1e-2), d=2.0)),  # rho = 1/sqrt(t) from t = 5
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1, maximize=True)),
 ]
 
 #: optimizers torch.optim does not have: tested against their formula and optax (Lion,

@@ -61,7 +61,7 @@ def test_lr_values_changed_between_steps_keep_the_plan(cfg):
         assert_close(a, b, 1e-12)
     # The plan made once is refreshed, not rebuilt; except once where ASGD starts averaging
     # (step t0 + 1), which changes its kernel's flags. A step of several native passes
-    # (LAMB ...) keeps no plan.
+    # (LAMB, LARS, Adafactor ...) keeps no plan.
     expected = 2 if name == "ASGD" and kw.get("t0", 1e6) < 10 else 1
     assert len(plans) == (0 if opt._multi_pass else expected)
 

@@ -43,7 +43,9 @@ def _compare_state(opt, topt, tparams, rtol):
 def test_matches_torch(cfg, dtype):
     name, kw = cfg
     rng = np.random.default_rng(7)
-    params = make_params(rng, SMALL_SHAPES + [(2000,)], dtype)
+    # torch's Adafactor divides by numel: an empty param is a ZeroDivisionError there
+    shapes = [s for s in SMALL_SHAPES if name != "Adafactor" or s != (0,)]
+    params = make_params(rng, shapes + [(2000,)], dtype)
     tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params]
     opt = getattr(fusedoptim, name)(params, **kw)
     topt = _torch_opt(name, tparams, kw)

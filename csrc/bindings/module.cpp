@@ -14,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
   fusedoptim::bind_plan(m);
   fusedoptim::bind_reduce(m);
   fusedoptim::bind_losses(m);
+  fusedoptim::bind_adafactor(m);
 }

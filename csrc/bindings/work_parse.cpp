@@ -155,7 +155,7 @@ void check_read_range(const Parsed& p, std::uintptr_t lo, std::uintptr_t hi, con
 
 void check_appliable(const Parsed& p) {
   for (const Launch& l : p.launches)
-    if (l.family >= kNumFamilies) throw py::value_error("works: a reduction work cannot be applied");
+    if (l.family >= kNumFamilies) throw py::value_error("works: a reduction or multi-pass (Adafactor) work cannot be applied by run()");
 }
 
 void check_sums(const Parsed& p) {

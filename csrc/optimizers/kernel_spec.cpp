@@ -1,5 +1,7 @@
 #include "optimizers/kernel_spec.h"
 
+#include "optimizers/adafactor.h"
+
 #include <stdexcept>
 
 namespace fusedoptim {
@@ -10,7 +12,8 @@ constexpr FamilySpec kReduceSpec = make_spec("reduce", {in("arrays")}, {"p"}, {}
 constexpr FamilySpec kDotSpec = make_spec("dot", {in("xs"), in("ys")}, {}, {});
 
 #define FO_FAMILY_SPEC(ns, Rule) ns::kSpec,
-const FamilySpec kSpecs[kNumSpecs] = {FO_FAMILIES(FO_FAMILY_SPEC) kReduceSpec, kDotSpec};
+const FamilySpec kSpecs[kNumSpecs] = {FO_FAMILIES(FO_FAMILY_SPEC) kReduceSpec, kDotSpec,
+                                       adafactor::kSpec};
 #undef FO_FAMILY_SPEC
 
 }  // namespace

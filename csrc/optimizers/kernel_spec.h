@@ -17,10 +17,11 @@ namespace fusedoptim {
 enum Family : int {
   FO_FAMILIES(FO_FAMILY_ENUM) kNumFamilies,
   kReduce = kNumFamilies,  // one read-only list (norms, finiteness)
-  kDot                     // two read-only lists
+  kDot,                    // two read-only lists
+  kAdafactor               // Adafactor's multi-pass step (its own binding; spec only)
 };
 #undef FO_FAMILY_ENUM
-constexpr int kNumSpecs = kNumFamilies + 2;
+constexpr int kNumSpecs = kNumFamilies + 3;
 
 const FamilySpec& family_spec(int family);
 

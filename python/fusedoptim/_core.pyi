@@ -86,6 +86,18 @@ def reduce(kind: Reduction, arrays: list[Any], scalar: float = 1.0,
            names: Optional[Sequence[str]] = None, others: Optional[list[Any]] = None) -> float:
     """One multi-tensor reduction over every element of every array."""
 
+def adafactor_check(params: Sequence[Any], grads: Sequence[Any], row_vars: Sequence[Any],
+                    col_vars: Sequence[Any], variances: Sequence[Any],
+                    names: Optional[Sequence[str]] = None) -> None:
+    """Run every check of adafactor_step and change nothing."""
+
+def adafactor_step(params: Sequence[Any], grads: Sequence[Any], row_vars: Sequence[Any],
+                   col_vars: Sequence[Any], variances: Sequence[Any], *, lr: float,
+                   one_minus_beta2: float, rho: float, eps1: float, eps2: float, d: float,
+                   weight_decay: float, maximize: bool,
+                   names: Optional[Sequence[str]] = None) -> None:
+    """One Adafactor step over every array (checked first; eps1 < 0: each dtype's epsilon)."""
+
 def softmax_xent(logits: np.ndarray, targets: np.ndarray,
                  grad_scale: float) -> tuple[float, np.ndarray]:
     """Sum over rows of the softmax cross-entropy, and its gradient times grad_scale."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import fusedoptim
 from fusedoptim import _native
 
+from .adafactor import adafactor_roofline, adafactor_states
 from .workloads import EXTRA_READS, OPTIMIZERS
 
 try:  # torch is optional: only to compare against
@@ -59,6 +60,9 @@ def fusedoptim_arrays(key, params, grads, shared, to_device=None):
             ps, gs = [to_device(p) for p in params], [to_device(g) for g in grads]
         opt = getattr(fusedoptim, cls)(ps, **kw)
         opt.step(gs)
+        if key == "adafactor":  # state of other shapes than the params': see bench/adafactor.py
+            shared["fusedoptim"] = (opt, ps, gs, adafactor_states(opt))
+            return shared["fusedoptim"]
         # the arrays of the state (NAdam's mu_product, ASGD's eta and mu are 0-d scalars)
         names = [k for k in opt.state[0] if k != "step" and k not in opt._scalar_state]
         if len(names) != buffers:  # the bytes model and the roofline count on it
@@ -70,7 +74,8 @@ def fusedoptim_arrays(key, params, grads, shared, to_device=None):
 
 def native(key, params, grads, shared):
     opt, ps, gs, states = fusedoptim_arrays(key, params, grads, shared)
-    return _with_arrays(lambda: opt.step(gs), ps + gs + [a for s in states for a in s])
+    lists = states.values() if isinstance(states, dict) else states  # Adafactor's: by role
+    return _with_arrays(lambda: opt.step(gs), ps + gs + [a for s in lists for a in s])
 
 
 def numpy_reference(key, params, grads, shared):
@@ -113,8 +118,11 @@ def traffic_plan(plan_class, ps, gs, states):
 def roofline(key, params, grads, shared):
     """Same traffic as the optimizer's step, over the optimizer's own arrays: the traffic
     kernel, and for a step of several passes a sum of squares over the arrays it reads
-    again (EXTRA_READS), so every array is read as often as the step reads it."""
+    again (EXTRA_READS), so every array is read as often as the step reads it; Adafactor
+    has its own (bench/adafactor.py)."""
     opt, ps, gs, states = fusedoptim_arrays(key, params, grads, shared)
+    if key == "adafactor":
+        return adafactor_roofline(ps, gs, states, traffic_plan(_native.Plan, ps, gs, []))
     run = traffic_plan(_native.Plan, ps, gs, states)
     if key not in EXTRA_READS:
         return run

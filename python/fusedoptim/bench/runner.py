@@ -214,7 +214,8 @@ def run(cfg: Config, progress: bool = True, tools=None) -> dict:
                 ctx = dict(workload=m.workload, dtype=m.dtype, threads=m.threads,
                            optimizer=m.optimizer)
                 out[m.section] += _rows(ctx, samples, m.n_values,
-                                        bytes_per_value(m.optimizer, np.dtype(m.dtype).itemsize))
+                                        bytes_per_value(m.optimizer, np.dtype(m.dtype).itemsize,
+                                                        m.shapes))
             bar.advance(m.label)
         if side.tools is not None:
             out["host"] = _host_rows(side, cfg, rng, bar)

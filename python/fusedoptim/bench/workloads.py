@@ -65,6 +65,9 @@ OPTIMIZERS = {
     "lion": ("Lion", dict(lr=1e-5), 1),
     "lamb": ("LAMB", dict(lr=1e-5), 2),
     "lars": ("LARS", dict(lr=1e-4), 1),
+    # Not one pass, and its state is not of the params' shapes: its own bytes model and
+    # roofline (bench/adafactor.py); 2 bounds its state (1.25 values per param on resnet50).
+    "adafactor": ("Adafactor", dict(), 2),
 }
 
 # Steps of more than one pass read some arrays again: those arrays ("params", "grads"
@@ -77,9 +80,13 @@ EXTRA_READS = {
 }
 
 
-def bytes_per_value(optimizer: str, itemsize: int) -> int:
+def bytes_per_value(optimizer: str, itemsize: int, shapes=None) -> float:
     """Bytes moved per parameter value: reads (param, grad, buffers, and what a step of
-    several passes reads again) + writes (param, buffers)."""
+    several passes reads again) + writes (param, buffers). Adafactor's depend on the
+    shapes (bench/adafactor.py)."""
+    if optimizer == "adafactor" and shapes is not None:
+        from .adafactor import accesses
+        return accesses(shapes) * itemsize
     buffers = OPTIMIZERS[optimizer][2]
     extra = len(EXTRA_READS.get(optimizer, ()))
     return ((2 + buffers + extra) + (1 + buffers)) * itemsize

@@ -13,6 +13,7 @@ builder and its entry point. What they share is in ``_kernel.py``.
 """
 from __future__ import annotations
 
+from ._adafactor import adafactor, adafactor_scalars, adafactor_work
 from ._adadelta import adadelta, adadelta_scalars, adadelta_work
 from ._adagrad import adagrad, adagrad_scalars, adagrad_work
 from ._adam import adam, adam_scalars, adam_work, adamw
@@ -29,4 +30,4 @@ from ._rprop import rprop, rprop_scalars, rprop_work
 from ._sgd import sgd, sgd_missing_buffers, sgd_scalars, sgd_work
 
 __all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop", "adamax", "nadam", "radam",
-           "adadelta", "asgd", "lion", "lamb", "lars"]
+           "adadelta", "asgd", "lion", "lamb", "lars", "adafactor"]

@@ -1,5 +1,6 @@
 """Optimizer classes with torch.optim's names, keywords and defaults."""
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -15,4 +16,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam",
-           "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS"]
+           "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor"]

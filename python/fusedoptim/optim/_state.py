@@ -84,11 +84,12 @@ class ParamState(MutableMapping[str, Any]):
             raise KeyError(f"{type(self._opt).__name__} keeps no state named {key!r}")
         # The kind (NumPy or the device array type) must be the param's; layout, device
         # and overlap are checked by the native layer at the next step.
-        if (type(value) is not type(self._p) or tuple(value.shape) != tuple(self._p.shape)
+        shape = self._opt._buffer_shape(key, self._p)  # Adafactor's row_var/col_var differ
+        if (type(value) is not type(self._p) or tuple(value.shape) != shape
                 or value.dtype != self._p.dtype
                 or (isinstance(value, np.ndarray) and not value.flags.c_contiguous)):
             raise ValueError(f"{key}: expected a C-contiguous {type(self._p).__name__} of shape "
-                             f"{tuple(self._p.shape)} and dtype {self._p.dtype}")
+                             f"{shape} and dtype {self._p.dtype}")
         self._g.buffer(key)[self._j] = value
         self._opt._version += 1
 

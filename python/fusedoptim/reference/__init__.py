@@ -32,6 +32,7 @@ ASGD = _twin(_optim.ASGD)
 Lion = _twin(_optim.Lion)
 LAMB = _twin(_optim.LAMB)
 LARS = _twin(_optim.LARS)
+Adafactor = _twin(_optim.Adafactor)
 
 __all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop",
-           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS"]
+           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor"]

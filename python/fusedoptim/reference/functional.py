@@ -336,3 +336,4 @@ def lars(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         u = s(-lr) * (u * s(_trust_ratio(p, u, trust_coefficient, eps)))
         b[...] = u + s(momentum) * b
         p += u + s(momentum) * b if nesterov else b
+from ._adafactor import adafactor  # noqa: E402,F401  (Adafactor's twin: its own module)
