@@ -12,6 +12,7 @@
 #include "optimizers/adamax.h"
 #include "optimizers/asgd.h"
 #include "optimizers/lion.h"
+#include "optimizers/muon.h"
 #include "optimizers/nadam.h"
 #include "optimizers/radam.h"
 #include "optimizers/rmsprop.h"
@@ -39,4 +40,6 @@
   X(radam, RadamRule) \
   X(adadelta, AdadeltaRule) \
   X(asgd, AsgdRule) \
-  X(lion, LionRule)
+  X(lion, LionRule) \
+  X(muon, MuonRule) \
+  X(muon_update, MuonUpdateRule)

@@ -9,15 +9,15 @@ from . import losses
 from ._native import build_info, get_num_threads, set_num_threads
 from .checkpoint import load, save
 from .clip import all_finite, clip_grad_norm_, clip_grad_value_, global_norm
-from .optim import (ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, Optimizer,
-                    RAdam, RMSprop, Rprop)
+from .optim import (ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Muon, NAdam,
+                    Optimizer, RAdam, RMSprop, Rprop)
 from .second_order import LBFGS, DiagonalNewton, Newton
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam", "RAdam", "Adadelta",
-    "ASGD", "Lion", "Optimizer",
+    "ASGD", "Lion", "Muon", "Optimizer",
     "data", "functional", "reference", "build_info", "get_num_threads", "set_num_threads",
     "schedules", "lr_scheduler",
     "losses", "global_norm", "clip_grad_norm_", "clip_grad_value_", "all_finite",

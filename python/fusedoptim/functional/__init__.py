@@ -20,6 +20,7 @@ from ._adamax import adamax, adamax_scalars, adamax_work
 from ._asgd import asgd, asgd_next, asgd_scalars, asgd_work
 from ._kernel import SCALARS
 from ._lion import lion, lion_scalars, lion_work
+from ._muon import muon, muon_scalars, muon_work
 from ._nadam import nadam, nadam_mu_product, nadam_scalars, nadam_work
 from ._radam import radam, radam_scalars, radam_work
 from ._rmsprop import rmsprop, rmsprop_scalars, rmsprop_work
@@ -27,4 +28,4 @@ from ._rprop import rprop, rprop_scalars, rprop_work
 from ._sgd import sgd, sgd_missing_buffers, sgd_scalars, sgd_work
 
 __all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop", "adamax", "nadam", "radam",
-           "adadelta", "asgd", "lion"]
+           "adadelta", "asgd", "lion", "muon"]

@@ -6,6 +6,7 @@ from .adamax import Adamax
 from .asgd import ASGD
 from .base import Optimizer
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
@@ -13,4 +14,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam",
-           "RAdam", "Adadelta", "ASGD", "Lion"]
+           "RAdam", "Adadelta", "ASGD", "Lion", "Muon"]

@@ -30,6 +30,7 @@ RAdam = _twin(_optim.RAdam)
 Adadelta = _twin(_optim.Adadelta)
 ASGD = _twin(_optim.ASGD)
 Lion = _twin(_optim.Lion)
+Muon = _twin(_optim.Muon)
 
 __all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop",
-           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion"]
+           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion", "Muon"]
