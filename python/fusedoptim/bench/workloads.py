@@ -66,6 +66,13 @@ OPTIMIZERS = {
 }
 
 
+#: Optimizers of 2-D params only, benchmarked on matrices by their own bench
+#: (python -m fusedoptim.bench.muon), not on the elementwise workloads above.
+MATRIX_OPTIMIZERS = {
+    "muon": ("Muon", dict(lr=0.02), 1),
+}
+
+
 def bytes_per_value(optimizer: str, itemsize: int) -> int:
     """Bytes moved per parameter value: reads (param, grad, buffers) + writes (param, buffers)."""
     buffers = OPTIMIZERS[optimizer][2]
