@@ -9,6 +9,7 @@ distinct adjusted lr).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Sequence
@@ -185,12 +186,16 @@ def muon(params: ArrayList, grads: ArrayList, momentum_buffers: ArrayList, *, lr
     be.run([muon_work(params, grads, momentum_buffers, names=names,
                       updates=updates if h["nesterov"] else None, **h)])
     orthos: list[Any] = [None] * len(params)
-    for key, idx in buckets.items():
-        x = stacks[key] if h["nesterov"] else xp.stack([momentum_buffers[i] for i in idx])
-        rows, cols = key[1]
-        o = newton_schulz(xp, x, h["ns_coefficients"], h["ns_steps"], h["eps"], rows > cols)
-        for j, i in enumerate(idx):
-            orthos[i] = o[j]
+    # CuPy allocates the products' temporaries on its current device: the params' one.
+    on_device = (xp.cuda.Device(params[0].device.id) if getattr(xp, "__name__", "") == "cupy"
+                 else contextlib.nullcontext())
+    with on_device:
+        for key, idx in buckets.items():
+            x = stacks[key] if h["nesterov"] else xp.stack([momentum_buffers[i] for i in idx])
+            rows, cols = key[1]
+            o = newton_schulz(xp, x, h["ns_coefficients"], h["ns_steps"], h["eps"], rows > cols)
+            for j, i in enumerate(idx):
+                orthos[i] = o[j]
     be.run(_update_works(params, orthos, h, names))
 
 
