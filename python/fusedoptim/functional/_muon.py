@@ -61,7 +61,7 @@ def muon_hparams(lr: Any, weight_decay: Any, momentum: Any, nesterov: Any, ns_co
         raise ValueError(f"eps: must be > 0, got {eps!r}")
     if isinstance(ns_steps, bool) or not isinstance(ns_steps, numbers.Integral):
         raise TypeError(f"ns_steps: expected an int in [1, 100), got {ns_steps!r}")
-    if not 1 <= ns_steps < 100:
+    if not 1 <= int(ns_steps) < 100:
         raise ValueError(f"ns_steps: must be in [1, 100), got {ns_steps!r}")
     if adjust_lr_fn not in ADJUST_LR_FNS:
         raise ValueError(f"adjust_lr_fn: expected None, 'original' or 'match_rms_adamw', got "
@@ -143,7 +143,7 @@ def newton_schulz(xp: Any, x: Any, coefficients: Sequence[float], steps: int, ep
 BATCH_MAX_VALUES = 128 * 128
 
 
-def _by_shape(params: ArrayList) -> dict[tuple[Any, ...], list[int]]:
+def _by_shape(params: Sequence[Any]) -> dict[tuple[Any, ...], list[int]]:
     """Indices of the params by (dtype, shape) for small matrices, alone for large ones:
     each bucket's updates are one stack (key[1] is the shape)."""
     buckets: dict[tuple[Any, ...], list[int]] = {}
@@ -194,7 +194,8 @@ def muon(params: ArrayList, grads: ArrayList, momentum_buffers: ArrayList, *, lr
                       updates=updates if h["nesterov"] else None, **h)])
     orthos: list[Any] = [None] * len(params)
     # CuPy allocates the products' temporaries on its current device: the params' one.
-    on_device = (xp.cuda.Device(params[0].device.id) if getattr(xp, "__name__", "") == "cupy"
+    first: Any = params[0]
+    on_device = (xp.cuda.Device(first.device.id) if getattr(xp, "__name__", "") == "cupy"
                  else contextlib.nullcontext())
     with on_device:
         for key, idx in buckets.items():
@@ -213,7 +214,7 @@ def _empty(be: Any, like: Any, shape: tuple[int, ...]) -> Any:
     return be.kind._alloc(like, lambda xp, kw: xp.empty(shape, dtype=like.dtype, **kw))
 
 
-def _update_works(params: ArrayList, orthos: Sequence[Array], h: dict[str, Any],
+def _update_works(params: Sequence[Any], orthos: Sequence[Array], h: dict[str, Any],
                   names: Names) -> list[Work]:
     """The last pass: p <- p (1 - lr wd) - adjusted_lr O, one work per adjusted lr."""
     by_lr: dict[float, list[int]] = {}
