@@ -27,7 +27,8 @@ class _Device:
 
 class FakeDeviceArray:
     """Host memory behind a __cuda_array_interface__, with CuPy's ``device.id`` and
-    ``get()`` and a small array API namespace to allocate more of its kind."""
+    ``get()`` and a small array API namespace to allocate more of its kind, and the
+    arithmetic and matrix products Muon's Newton-Schulz iteration asks of the array library."""
 
     def __init__(self, host: np.ndarray, device: int = 0, readonly: bool = False):
         self.host = host
@@ -54,6 +55,36 @@ class FakeDeviceArray:
     def __array_namespace__(self):
         return FAKE_NAMESPACE
 
+    # Muon's iteration: products, in-place arithmetic, a comparison and a masked store.
+    def __mul__(self, other):
+        return _wrap(self.host * _host(other), self)
+
+    def __lt__(self, other):
+        return _wrap(self.host < _host(other), self)
+
+    def __setitem__(self, index, value):
+        self.host[_host(index)] = _host(value)
+
+    def __imul__(self, other):
+        self.host *= _host(other)
+        return self
+
+    def __iadd__(self, other):
+        self.host += _host(other)
+        return self
+
+    def __itruediv__(self, other):
+        self.host /= _host(other)
+        return self
+
+
+def _host(x):
+    return x.host if isinstance(x, FakeDeviceArray) else x
+
+
+def _wrap(a, like):
+    return FakeDeviceArray(np.asarray(a), like.device.id)
+
 
 def _on(device):
     return device.id if device is not None else 0
@@ -66,6 +97,11 @@ FAKE_NAMESPACE = types.SimpleNamespace(
                                                                    _on(device)),
     asarray=lambda x, device=None: FakeDeviceArray(np.array(x, copy=True), _on(device)),
     float64=np.float64,
+    matmul=lambda a, b: _wrap(np.matmul(a.host, b.host), a),
+    stack=lambda xs: _wrap(np.stack([x.host for x in xs]), xs[0]),
+    swapaxes=lambda a, i, j: FakeDeviceArray(np.swapaxes(a.host, i, j), a.device.id),
+    sum=lambda a, axis=None: _wrap(np.sum(a.host, axis=axis), a),
+    sqrt=lambda a: _wrap(np.sqrt(a.host), a),
 )
 
 

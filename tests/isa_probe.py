@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fusedoptim  # noqa: E402
 from fusedoptim import reference  # noqa: E402
 from fusedoptim.reference import clip as ref_clip, losses as ref_losses  # noqa: E402
-from registry import CONFIGS, IDS, assert_close, make_grads, make_params  # noqa: E402
+from registry import CONFIGS, IDS, assert_close, make_grads, make_params, shapes_for  # noqa: E402
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 # Small shapes plus one of three chunks (kChunkElems = 2^15), so a step is cut into
@@ -35,7 +35,7 @@ def main(expected: str) -> None:
     rng = np.random.default_rng(7)
     for dtype in (np.float64, np.float32):
         for (name, kw), cid in zip(CONFIGS, IDS):
-            init = make_params(rng, SHAPES, dtype)
+            init = make_params(rng, shapes_for(name, SHAPES), dtype)
             grads = [make_grads(rng, init) for _ in range(2)]
             native, ref = [p.copy() for p in init], [p.copy() for p in init]
             opt_n = getattr(fusedoptim, name)(native, **kw)

@@ -60,11 +60,37 @@ CONFIGS = [
     ("Adafactor", dict()),  # lr 1e-2 < 1/sqrt(t) for t < 1e4: rho = lr
     ("Adafactor", dict(lr=0.5, beta2_decay=-0.5, eps=(1e-6, 1e-2), d=2.0)),  # rho = 1/sqrt(t) from t = 5
     ("Adafactor", dict(lr=0.05, weight_decay=0.1, maximize=True)),
+    ("Muon", dict()),
+    ("Muon", dict(lr=0.02, nesterov=False, adjust_lr_fn="match_rms_adamw")),
+    ("Muon", dict(lr=0.01, weight_decay=0.0, momentum=0.3, adjust_lr_fn="original", ns_steps=3,
+                  ns_coefficients=(2.0, -1.5, 0.5), eps=1e-3)),  # momentum < 0.5: lerp's other branch
 ]
 
 #: optimizers torch.optim does not have: tested against their formula and optax (Lion,
 #: LAMB, LARS)
 NOT_IN_TORCH = {"Lion", "LAMB", "LARS"}
+
+
+#: optimizers of 2-D params only: the tests give them their shapes as matrices (shapes_for)
+MATRIX_ONLY = {"Muon"}
+
+
+def shapes_for(name, shapes):
+    """The shapes a table-driven test gives optimizer ``name``: as they are, or for a
+    matrix-only optimizer each as a matrix of as many elements (0-d: (1, 1); a vector of
+    n: (n / d, d), d its largest divisor <= 8; more dimensions folded into the columns)."""
+    if name not in MATRIX_ONLY:
+        return shapes
+    out = []
+    for s in shapes:
+        if len(s) == 0:
+            out.append((1, 1))
+        elif len(s) == 1:
+            d = max(k for k in range(1, 9) if s[0] % k == 0)
+            out.append((s[0] // d, d))
+        else:
+            out.append((s[0], int(np.prod(s[1:]))))
+    return out
 
 
 def config_id(cfg):

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import fusedoptim
-from registry import CONFIGS, IDS, assert_close, make_grads, make_params, snapshot, assert_unchanged
+from registry import (CONFIGS, IDS, assert_close, make_grads, make_params, shapes_for, snapshot,
+                      assert_unchanged)
 
 
 def test_sgd_sum_of_rates():
@@ -26,7 +27,7 @@ def test_callable_equals_setting_lr_each_step(cfg):
     base = kw.get("lr", 0.01)
     sched = lambda t: base * (0.9 ** t) * (1 + (t % 3))  # noqa: E731
     rng = np.random.default_rng(1)
-    params = make_params(rng, [(4,), (3, 3), (40000,)], np.float64)
+    params = make_params(rng, shapes_for(name, [(4,), (3, 3), (40000,)]), np.float64)
     copies = [p.copy() for p in params]
     opt = getattr(fusedoptim, name)(params, **dict(kw, lr=sched))
     ref = getattr(fusedoptim.reference, name)(copies, **dict(kw, lr=sched(0)))
@@ -43,7 +44,7 @@ def test_callable_equals_setting_lr_each_step(cfg):
 def test_lr_values_changed_between_steps_keep_the_plan(cfg):
     name, kw = cfg
     rng = np.random.default_rng(2)
-    params = make_params(rng, [(4,), (3, 3), (40000,)], np.float64)
+    params = make_params(rng, shapes_for(name, [(4,), (3, 3), (40000,)]), np.float64)
     copies = [p.copy() for p in params]
     opt = getattr(fusedoptim, name)(params, **kw)
     ref = getattr(fusedoptim.reference, name)(copies, **kw)
@@ -61,7 +62,7 @@ def test_lr_values_changed_between_steps_keep_the_plan(cfg):
         assert_close(a, b, 1e-12)
     # The plan made once is refreshed, not rebuilt; except once where ASGD starts averaging
     # (step t0 + 1), which changes its kernel's flags. A step of several native passes
-    # (LAMB, LARS, Adafactor ...) keeps no plan.
+    # (LAMB, LARS, Adafactor, Muon) keeps no plan.
     expected = 2 if name == "ASGD" and kw.get("t0", 1e6) < 10 else 1
     assert len(plans) == (0 if opt._multi_pass else expected)
 

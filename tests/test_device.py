@@ -16,7 +16,7 @@ import pytest
 import fusedoptim
 from fusedoptim import _backends, _native, functional
 from device_columns import FakeDeviceArray
-from registry import CONFIGS, IDS, SMALL_SHAPES, all_state, assert_close
+from registry import CONFIGS, IDS, SMALL_SHAPES, all_state, assert_close, shapes_for
 
 STEPS = 50
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -31,8 +31,9 @@ def _device_params(column, host_params):
 
 def _run_both(column, name, kw, dtype, steps=STEPS, seed=7):
     rng = np.random.default_rng(seed)
-    init = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(steps)]
+    shapes = shapes_for(name, SHAPES)
+    init = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(steps)]
     cpu_params = [p.copy() for p in init]
     cpu = getattr(fusedoptim, name)(cpu_params, **kw)
     dev_params = _device_params(column, init)

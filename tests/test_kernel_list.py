@@ -14,8 +14,8 @@ import fusedoptim
 from fusedoptim import _native
 from fusedoptim import functional as F
 from fusedoptim.functional._kernel import PASS_OF
-from fusedoptim.bench.workloads import OPTIMIZERS
-from registry import CONFIGS
+from fusedoptim.bench.workloads import MATRIX_OPTIMIZERS, OPTIMIZERS
+from registry import CONFIGS, MATRIX_ONLY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: families of the kernel list that are no optimizers (roofline, clipping, vector ops,
@@ -116,7 +116,8 @@ def test_every_exported_optimizer_has_registry_rows_a_twin_and_a_bench_entry(nam
     assert name in fusedoptim.__all__
     assert any(cfg[0] == name for cfg in CONFIGS), f"{name}: no row in tests/registry.py"
     assert issubclass(getattr(fusedoptim.reference, name), getattr(fusedoptim, name))
-    assert any(cls == name for cls, _, _ in OPTIMIZERS.values()), \
+    benched = list(OPTIMIZERS.values()) + list(MATRIX_OPTIMIZERS.values())
+    assert any(cls == name for cls, _, _ in benched), \
         f"{name}: no entry in fusedoptim.bench.workloads.OPTIMIZERS"
 
 
@@ -126,10 +127,11 @@ def test_every_optimizer_family_is_run_by_a_class():
 
     used = set()
     for name in CLASSES:
-        opt = getattr(fusedoptim, name)([np.ones(3)], lr=0.1)
+        shape = (3, 2) if name in MATRIX_ONLY else (3,)
+        opt = getattr(fusedoptim, name)([np.ones(shape)], lr=0.1)
         calls = []
         orig = opt._execute
         opt._execute = lambda c, orig=orig: (calls.extend(x[0] for x in c), orig(c))[1]
-        opt.step([np.ones(3)])
+        opt.step([np.ones(shape)])
         used.update(calls)
     assert used == {PASS_OF.get(f, f) for f in OPTIMIZER_FAMILIES}

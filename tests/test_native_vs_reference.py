@@ -13,7 +13,7 @@ import pytest
 import fusedoptim
 from fusedoptim import _native
 from registry import (CONFIGS, IDS, SHAPES, all_state, assert_close, assert_close_up_to_ties,
-                      make_grads, make_params, sign_tie_slack)
+                      make_grads, make_params, shapes_for, sign_tie_slack)
 
 STEPS = 50
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -25,7 +25,7 @@ ISAS = fusedoptim.build_info()["isa_supported"]
 def test_native_matches_reference(cfg, dtype, restore_runtime):
     name, kw = cfg
     rng = np.random.default_rng(1234)
-    init = make_params(rng, SHAPES, dtype)
+    init = make_params(rng, shapes_for(name, SHAPES), dtype)
     grads = [make_grads(rng, init) for _ in range(STEPS)]
 
     ref_params = [p.copy() for p in init]

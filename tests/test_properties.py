@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fusedoptim
-from registry import CONFIGS, assert_close
+from registry import CONFIGS, assert_close, shapes_for
 
 shapes = st.lists(st.integers(0, 300).map(lambda n: (n,)), min_size=1, max_size=6)
 
@@ -17,6 +17,7 @@ def test_random_lists_match_reference(cfg, shape_list, steps, lr_scale, seed):
     name, kw = cfg
     kw = dict(kw, lr=kw.get("lr", 1e-2) * lr_scale)
     rng = np.random.default_rng(seed)
+    shape_list = shapes_for(name, shape_list)
     params = [rng.standard_normal(s) for s in shape_list]
     copies = [p.copy() for p in params]
     opt = getattr(fusedoptim, name)(params, **kw)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fusedoptim
-from registry import CONFIGS, IDS, SMALL_SHAPES, assert_unchanged, make_grads, make_params, snapshot
+from registry import CONFIGS, IDS, SMALL_SHAPES, assert_unchanged, make_grads, make_params, shapes_for, snapshot
 
 
 def _run(opt, grads_seq):
@@ -17,7 +17,7 @@ def _run(opt, grads_seq):
 def test_resume_is_bit_identical(cfg, dtype):
     name, kw = cfg
     rng = np.random.default_rng(3)
-    params = make_params(rng, SMALL_SHAPES + [(70000,)], dtype)
+    params = make_params(rng, shapes_for(name, SMALL_SHAPES + [(70000,)]), dtype)
     grads = [make_grads(rng, params) for _ in range(20)]
     opt = getattr(fusedoptim, name)(params, **kw)
     _run(opt, grads[:10])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fusedoptim
-from registry import CONFIGS, IDS, make_grads, make_params
+from registry import CONFIGS, IDS, make_grads, make_params, shapes_for
 
 SHAPES = [(3,)] * 300 + [(100003,), (0,), (40000,), (1 << 18,)]
 
@@ -20,7 +20,7 @@ SHAPES = [(3,)] * 300 + [(100003,), (0,), (40000,), (1 << 18,)]
 def test_bitwise_identical_across_thread_counts(cfg, restore_runtime):
     name, kw = cfg
     rng = np.random.default_rng(21)
-    init = make_params(rng, SHAPES, np.float32)
+    init = make_params(rng, shapes_for(name, SHAPES), np.float32)
     grads = [make_grads(rng, init) for _ in range(5)]
     results = []
     for threads in (1, 2, 3, 5):

@@ -6,15 +6,19 @@ contraction within an element). float32: rtol 2e-5 of each array's scale: a few 
 step from the same contraction, carried along 200 steps by the moments (measured worst
 case below 5e-6; Rprop's sign decisions on exact ties could differ, none occur here).
 Skipped when torch is not installed; torch is never a runtime dependency. Lion is not
-in torch.optim: tests/test_lion.py checks it against its formula and optax.
+in torch.optim: tests/test_lion.py checks it against its formula and optax. Muon is
+compared with torch's Muon with its Newton-Schulz kept in the params' dtype
+(tests/torch_twins.py; tests/test_muon.py compares with torch's bfloat16 one too).
 """
 import numpy as np
 import pytest
 
 import fusedoptim
-from registry import CONFIGS, IDS, NOT_IN_TORCH, SMALL_SHAPES, assert_close, make_grads, make_params
+from registry import (CONFIGS, IDS, MATRIX_ONLY, NOT_IN_TORCH, SMALL_SHAPES, assert_close,
+                      make_grads, make_params, shapes_for)
 
 torch = pytest.importorskip("torch")
+from torch_twins import torch_class  # noqa: E402 - needs torch
 
 STEPS = 200
 RTOL = {np.float64: 1e-11, np.float32: 2e-5}
@@ -22,7 +26,7 @@ TORCH_CONFIGS = [(c, i) for c, i in zip(CONFIGS, IDS) if c[0] not in NOT_IN_TORC
 
 
 def _torch_opt(name, params, kw):
-    return getattr(torch.optim, name)(params, **kw)
+    return torch_class(name)(params, **kw)
 
 
 def _compare_state(opt, topt, tparams, rtol):
@@ -45,7 +49,7 @@ def test_matches_torch(cfg, dtype):
     rng = np.random.default_rng(7)
     # torch's Adafactor divides by numel: an empty param is a ZeroDivisionError there
     shapes = [s for s in SMALL_SHAPES if name != "Adafactor" or s != (0,)]
-    params = make_params(rng, shapes + [(2000,)], dtype)
+    params = make_params(rng, shapes_for(name, shapes + [(2000,)]), dtype)
     tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params]
     opt = getattr(fusedoptim, name)(params, **kw)
     topt = _torch_opt(name, tparams, kw)
@@ -66,7 +70,7 @@ def test_steps_without_gradients_match_torch(cfg):
     without .grad in torch; param groups with their own lr as well."""
     name, kw = cfg
     rng = np.random.default_rng(11)
-    params = make_params(rng, [(5,), (3, 4), (6,)], np.float64)
+    params = make_params(rng, shapes_for(name, [(5,), (3, 4), (6,)]), np.float64)
     tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params]
     lr = kw.get("lr", 0.01)
     groups = [{"params": params[:2]}, {"params": params[2:], "lr": lr / 2}]
@@ -94,9 +98,9 @@ def test_defaults_match_torch(name):
     implementation switches: foreach, fused, capturable, differentiable)."""
     import inspect
 
-    p = np.zeros(3)
-    ours = getattr(fusedoptim, name)([p]).defaults
-    theirs = getattr(torch.optim, name)([torch.zeros(3, requires_grad=True)]).defaults
+    shape = (3, 2) if name in MATRIX_ONLY else (3,)
+    ours = getattr(fusedoptim, name)([np.zeros(shape)]).defaults
+    theirs = getattr(torch.optim, name)([torch.zeros(shape, requires_grad=True)]).defaults
     for key, value in ours.items():
         if key == "decoupled_weight_decay" and key not in theirs:
             continue

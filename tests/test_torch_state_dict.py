@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import fusedoptim
-from registry import CONFIGS, IDS, NOT_IN_TORCH, assert_close, make_grads, make_params
+from registry import CONFIGS, IDS, NOT_IN_TORCH, assert_close, make_grads, make_params, shapes_for
 
 torch = pytest.importorskip("torch")
+from torch_twins import torch_class  # noqa: E402 - needs torch
 
 SHAPES = [(0,), (), (7,), (31, 33), (3, 5, 2)]
 BEFORE, AFTER = 6, 6
@@ -74,9 +75,9 @@ def _assert_same(params, tparams, opt, topt, rtol):
 def test_torch_state_dict_loads_into_fusedoptim(cfg, dtype):
     name, kw = cfg
     rng = np.random.default_rng(21)
-    start = make_params(rng, SHAPES, dtype)
+    start = make_params(rng, shapes_for(name, SHAPES), dtype)
     tparams = [torch.tensor(p, requires_grad=True) for p in start]
-    topt = getattr(torch.optim, name)(_groups(tparams, kw), **kw)
+    topt = torch_class(name)(_groups(tparams, kw), **kw)
     for t in range(BEFORE):
         _step_torch(topt, tparams, _grads(rng, start, skip=1))   # param 1: never a grad
     sd = topt.state_dict()
@@ -99,13 +100,13 @@ def test_torch_state_dict_loads_into_fusedoptim(cfg, dtype):
 def test_fusedoptim_state_dict_loads_into_torch(cfg, dtype):
     name, kw = cfg
     rng = np.random.default_rng(22)
-    params = make_params(rng, SHAPES, dtype)
+    params = make_params(rng, shapes_for(name, SHAPES), dtype)
     opt = getattr(fusedoptim, name)(_groups(params, kw), **kw)
     for t in range(BEFORE):
         opt.step(_grads(rng, params, skip=1))
 
     tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params]
-    topt = getattr(torch.optim, name)(_groups(tparams, kw), **kw)
+    topt = torch_class(name)(_groups(tparams, kw), **kw)
     topt.load_state_dict(_to_torch(opt.state_dict()))
     _assert_same(params, tparams, opt, topt, 0.0)
     for t in range(AFTER):

@@ -14,6 +14,7 @@
 #include "optimizers/lamb.h"
 #include "optimizers/lars.h"
 #include "optimizers/lion.h"
+#include "optimizers/muon.h"
 #include "optimizers/nadam.h"
 #include "optimizers/radam.h"
 #include "optimizers/rmsprop.h"
@@ -45,4 +46,6 @@
   X(lamb_moments, LambMomentsRule) \
   X(lamb_update, LambUpdateRule) \
   X(lars_norms, LarsNormsRule) \
-  X(lars_update, LarsUpdateRule)
+  X(lars_update, LarsUpdateRule) \
+  X(muon, MuonRule) \
+  X(muon_update, MuonUpdateRule)

@@ -10,14 +10,14 @@ from ._native import build_info, get_num_threads, set_num_threads
 from .checkpoint import load, save
 from .clip import all_finite, clip_grad_norm_, clip_grad_value_, global_norm
 from .optim import (ASGD, LAMB, LARS, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Lion,
-                    NAdam, Optimizer, RAdam, RMSprop, Rprop)
+                    Muon, NAdam, Optimizer, RAdam, RMSprop, Rprop)
 from .second_order import LBFGS, DiagonalNewton, Newton
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam", "RAdam", "Adadelta",
-    "ASGD", "Lion", "LAMB", "LARS", "Adafactor", "Optimizer",
+    "ASGD", "Lion", "LAMB", "LARS", "Adafactor", "Muon", "Optimizer",
     "data", "functional", "reference", "build_info", "get_num_threads", "set_num_threads",
     "schedules", "lr_scheduler",
     "losses", "global_norm", "clip_grad_norm_", "clip_grad_value_", "all_finite",

@@ -80,6 +80,13 @@ EXTRA_READS = {
 }
 
 
+#: Optimizers of 2-D params only, benchmarked on matrices by their own bench
+#: (python -m fusedoptim.bench.muon), not on the elementwise workloads above.
+MATRIX_OPTIMIZERS = {
+    "muon": ("Muon", dict(lr=0.02), 1),
+}
+
+
 def bytes_per_value(optimizer: str, itemsize: int, shapes=None) -> float:
     """Bytes moved per parameter value: reads (param, grad, buffers, and what a step of
     several passes reads again) + writes (param, buffers). Adafactor's depend on the

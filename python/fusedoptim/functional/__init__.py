@@ -23,6 +23,7 @@ from ._kernel import SCALARS
 from ._lamb import lamb, lamb_moments_scalars, lamb_update_scalars, lamb_work
 from ._lars import lars, lars_norms_scalars, lars_update_scalars, lars_work
 from ._lion import lion, lion_scalars, lion_work
+from ._muon import muon, muon_scalars, muon_work
 from ._nadam import nadam, nadam_mu_product, nadam_scalars, nadam_work
 from ._radam import radam, radam_scalars, radam_work
 from ._rmsprop import rmsprop, rmsprop_scalars, rmsprop_work
@@ -30,4 +31,4 @@ from ._rprop import rprop, rprop_scalars, rprop_work
 from ._sgd import sgd, sgd_missing_buffers, sgd_scalars, sgd_work
 
 __all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop", "adamax", "nadam", "radam",
-           "adadelta", "asgd", "lion", "lamb", "lars", "adafactor"]
+           "adadelta", "asgd", "lion", "lamb", "lars", "adafactor", "muon"]

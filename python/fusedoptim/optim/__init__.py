@@ -9,6 +9,7 @@ from .base import Optimizer
 from .lamb import LAMB
 from .lars import LARS
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
@@ -16,4 +17,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam",
-           "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor"]
+           "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor", "Muon"]

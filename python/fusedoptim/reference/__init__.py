@@ -33,6 +33,8 @@ Lion = _twin(_optim.Lion)
 LAMB = _twin(_optim.LAMB)
 LARS = _twin(_optim.LARS)
 Adafactor = _twin(_optim.Adafactor)
+Muon = _twin(_optim.Muon)
 
 __all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop",
-           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor"]
+           "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor",
+           "Muon"]

@@ -16,6 +16,7 @@ import numpy as np
 from .. import _native
 from .. import functional as F
 from .._typing import Names
+from ._muon import muon  # noqa: F401 - the twin of functional.muon
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
