@@ -249,6 +249,30 @@ def fuzz_plan(data):
     return _fuzz_works(_core.Plan, False)(data)
 
 
+# The families whose update also sums (LAMB's moments, LARS's norms): apply_sums's works.
+SUM_FAMILIES = [n for n in APPLY_FAMILIES if SPECS[n]["sums"] > 0]
+
+
+def _fuzz_apply_sums(fn, device):
+    """Valid works of the summing families, or one definite defect (a family that does
+    not sum among them: a family mutation usually picks one)."""
+    def fuzz(data):
+        works, layouts = [], []
+        for _ in range(data.draw(st.integers(1, 2))):
+            work, layout = _draw_work(data, device, data.draw(st.sampled_from(SUM_FAMILIES)))
+            works.append(work)
+            layouts.append(layout)
+        if data.draw(st.integers(0, 3)) == 0:
+            return fn, (_as_tuples(works),), False
+        label, bad = _mutate_works(data, works, layouts, device)
+        return fn, (bad,), True
+    return fuzz
+
+
+def fuzz_apply_sums(data):
+    return _fuzz_apply_sums(_core.apply_sums, False)(data)
+
+
 # The families whose operand 1 is the gradient a Plan takes anew on each run.
 PLAN_FAMILIES = [n for n in APPLY_FAMILIES if len(SPECS[n]["operands"]) > 1]
 
@@ -513,6 +537,7 @@ def _fuzzers():
         "_core.Plan": fuzz_plan,
         "_core.Plan.run": fuzz_plan_run,
         "_core.reduce": fuzz_reduce,
+        "_core.apply_sums": fuzz_apply_sums,
         "_core.check_params": fuzz_check_params,
         "_core.softmax_xent": fuzz_softmax_xent,
         "_core.set_num_threads": fuzz_set_num_threads,
@@ -530,6 +555,8 @@ def _fuzzers():
             "_cuda_emulator.Plan": _fuzz_works(_emu.Plan, True),
             "_cuda_emulator.Plan.run": _fuzz_plan_run(_emu, True),
             "_cuda_emulator.reduce": _fuzz_reduce(True),
+            "_cuda_emulator.apply_sums": _fuzz_apply_sums(
+                lambda w: _emu.apply_sums(w, lambda m: cai(np.zeros(m)), 0), True),
             "_cuda_emulator.check_params": _fuzz_check_params(_emu, True),
             "_cuda_emulator.pack_layout": fuzz_pack_layout,
             "_cuda_emulator.device_info": _fuzz_no_args(_emu.device_info),
@@ -552,13 +579,15 @@ GARBAGE_ENTRIES = [
     "_core.Reduction.__hash__", "_core.Reduction.value", "_core.Reduction.__eq__",
     "_core.Reduction.__ne__", "_core.Reduction.__int__", "_core.Reduction.__index__",
     "_core.Reduction.__setstate__",
-    "_core.StalePlan", "_core.build_info", "_core.check_params", "_core.get_isa",
+    "_core.StalePlan", "_core.adafactor_check", "_core.adafactor_step", "_core.apply_sums",
+    "_core.build_info", "_core.check_params", "_core.get_isa",
     "_core.get_num_threads", "_core.kernel_specs", "_core.reduce", "_core.run", "_core.same_key",
     "_core.set_isa",
     "_core.set_num_threads", "_core.softmax_xent", "_core.validate",
     "_cuda_emulator.Plan", "_cuda_emulator.Plan.__init__", "_cuda_emulator.Plan.__len__",
     "_cuda_emulator.Plan.run", "_cuda_emulator.Plan._pybind11_conduit_v1_",
-    "_cuda_emulator.StalePlan", "_cuda_emulator.check_params", "_cuda_emulator.device_info",
+    "_cuda_emulator.StalePlan", "_cuda_emulator.apply_sums", "_cuda_emulator.check_params",
+    "_cuda_emulator.device_info",
     "_cuda_emulator.pack_layout", "_cuda_emulator.reduce", "_cuda_emulator.run",
     "_cuda_emulator.validate",
 ]

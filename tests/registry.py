@@ -69,6 +69,8 @@ CONFIGS = [
 #: optimizers torch.optim does not have: tested against their formula and optax (Lion,
 #: LAMB, LARS)
 NOT_IN_TORCH = {"Lion", "LAMB", "LARS"}
+#: optimizers without a CUDA path: device arrays are refused (test_device checks that)
+HOST_ONLY = {"Adafactor"}
 
 
 #: optimizers of 2-D params only: the tests give them their shapes as matrices (shapes_for)

@@ -16,7 +16,7 @@ import pytest
 import fusedoptim
 from fusedoptim import _backends, _native, functional
 from device_columns import FakeDeviceArray
-from registry import CONFIGS, IDS, SMALL_SHAPES, all_state, assert_close, shapes_for
+from registry import CONFIGS, HOST_ONLY, IDS, SMALL_SHAPES, all_state, assert_close, shapes_for
 
 STEPS = 50
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -48,6 +48,8 @@ def _run_both(column, name, kw, dtype, steps=STEPS, seed=7):
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_device_matches_cpu(cfg, dtype, column):
     name, kw = cfg
+    if name in HOST_ONLY:
+        pytest.skip(f"{name} has no CUDA path (test_host_only_optimizers_refuse_device_arrays)")
     cpu, cpu_params, dev, dev_params = _run_both(column, name, kw, dtype)
     assert dev._fast is not None or dev._multi_pass, "the device plan was not reused"
     for i, (a, b) in enumerate(zip(dev_params, cpu_params)):
@@ -64,6 +66,20 @@ def test_device_matches_cpu(cfg, dtype, column):
             assert_close(column.host(got), value, TOL[dtype], err_msg=f"state {key}")
         else:
             assert got == value
+
+
+@pytest.mark.parametrize("name", sorted(HOST_ONLY))
+def test_host_only_optimizers_refuse_device_arrays(name, column):
+    """An optimizer without a CUDA path says so at its first step and changes nothing."""
+    rng = np.random.default_rng(4)
+    host = [rng.standard_normal(s) for s in SMALL_SHAPES]
+    params = [column.device(p) for p in host]
+    opt = getattr(fusedoptim, name)(params)
+    with pytest.raises(NotImplementedError, match="NumPy arrays only"):
+        opt.step([column.device(rng.standard_normal(p.shape)) for p in host])
+    for p, h in zip(params, host):
+        np.testing.assert_array_equal(column.host(p), h)
+    assert all(len(s) == 0 for s in opt.state.values())
 
 
 def test_state_dict_moves_cpu_gpu_cpu(column):

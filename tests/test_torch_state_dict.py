@@ -19,6 +19,12 @@ torch = pytest.importorskip("torch")
 from torch_twins import torch_class  # noqa: E402 - needs torch
 
 SHAPES = [(0,), (), (7,), (31, 33), (3, 5, 2)]
+
+
+def _shapes(name):
+    """SHAPES as ``name`` takes them (matrices for Muon); torch's Adafactor divides by the
+    numel, so an empty param is a ZeroDivisionError there: left out for it."""
+    return shapes_for(name, [s for s in SHAPES if name != "Adafactor" or s != (0,)])
 BEFORE, AFTER = 6, 6
 RTOL = {np.float64: 1e-11, np.float32: 2e-5}
 # Lion is not in torch.optim
@@ -75,7 +81,7 @@ def _assert_same(params, tparams, opt, topt, rtol):
 def test_torch_state_dict_loads_into_fusedoptim(cfg, dtype):
     name, kw = cfg
     rng = np.random.default_rng(21)
-    start = make_params(rng, shapes_for(name, SHAPES), dtype)
+    start = make_params(rng, _shapes(name), dtype)
     tparams = [torch.tensor(p, requires_grad=True) for p in start]
     topt = torch_class(name)(_groups(tparams, kw), **kw)
     for t in range(BEFORE):
@@ -100,7 +106,7 @@ def test_torch_state_dict_loads_into_fusedoptim(cfg, dtype):
 def test_fusedoptim_state_dict_loads_into_torch(cfg, dtype):
     name, kw = cfg
     rng = np.random.default_rng(22)
-    params = make_params(rng, shapes_for(name, SHAPES), dtype)
+    params = make_params(rng, _shapes(name), dtype)
     opt = getattr(fusedoptim, name)(_groups(params, kw), **kw)
     for t in range(BEFORE):
         opt.step(_grads(rng, params, skip=1))

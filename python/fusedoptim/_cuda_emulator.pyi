@@ -8,6 +8,8 @@ Works are the host module's; arrays are read through ``__cuda_array_interface__`
 from collections.abc import Callable, Sequence
 from typing import Any, Optional, TypedDict
 
+import numpy as np
+
 from ._typing import Work
 
 class StalePlan(Exception):
@@ -45,6 +47,10 @@ def validate(works: list[Work]) -> None:
 
 def check_params(arrays: Sequence[Any], names: Optional[Sequence[str]] = None) -> None:
     """Check device arrays an optimizer will update in place."""
+
+def apply_sums(works: list[Work], make_out: Callable[[int], Any], stream: int = 0) -> np.ndarray:
+    """Check every work, enqueue them and return each tensor's sums of squares (float64,
+    (tensors, 2), work order) for families whose update also sums; waits for ``stream``."""
 
 def reduce(kind: int, arrays: list[Any], scalar: float, names: Optional[Sequence[str]],
            others: Optional[list[Any]], make_out: Callable[[int], Any],

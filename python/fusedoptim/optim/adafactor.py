@@ -62,7 +62,7 @@ class Adafactor(Optimizer):
         return shape
 
     def _buffers_of(self, p: Any) -> tuple[str, ...]:
-        return ("row_var", "col_var") if p.ndim >= 2 else ("variance",)
+        return ("row_var", "col_var") if len(p.shape) >= 2 else ("variance",)
 
     def _needed_buffers(self, h: Hyper) -> BufferInits:
         def init(name: str) -> Any:
