@@ -24,7 +24,11 @@ except ImportError:  # built with -DFUSEDOPTIM_CUDA_EMULATOR=OFF
 
 MODULES = {"_core": _core, "_cuda_emulator": _emu}
 SPECS = _core.kernel_specs()
-APPLY_FAMILIES = [n for n in SPECS if n not in ("reduce", "dot")]
+# Plain updates (run, Plan); the updates that also sum run through apply_sums only, and
+# Adafactor's spec (a multi-pass step) through its own entry points.
+APPLY_FAMILIES = [n for n in SPECS
+                  if n not in ("reduce", "dot", "adafactor") and SPECS[n]["sums"] == 0]
+SUM_FAMILIES = [n for n in SPECS if SPECS[n]["sums"] > 0]
 R = _core.Reduction
 SGD = SPECS["sgd"]["id"]
 MAX_THREADS = 1024  # set_num_threads' upper bound

@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from native_fuzz_common import (APPLY_FAMILIES, BOGUS_POINTERS, CAI, CODE_PAGE, MAX_THREADS,
-                                MODULES, R, SHAPES, SPECS, _core, _emu, cai, readonly, resolve,
-                                strided, unaligned, uninitialized)
+                                MODULES, R, SHAPES, SPECS, SUM_FAMILIES, _core, _emu, cai,
+                                readonly, resolve, strided, unaligned, uninitialized)
 
 # Each fuzzer takes hypothesis' `data` and returns (callable, args, must_raise):
 # must_raise when the call has at least one defect that makes it invalid; else the
@@ -247,10 +247,6 @@ def fuzz_validate(data):
 
 def fuzz_plan(data):
     return _fuzz_works(_core.Plan, False)(data)
-
-
-# The families whose update also sums (LAMB's moments, LARS's norms): apply_sums's works.
-SUM_FAMILIES = [n for n in APPLY_FAMILIES if SPECS[n]["sums"] > 0]
 
 
 def _fuzz_apply_sums(fn, device):

@@ -249,10 +249,42 @@ def _known_bad():
         ("_core.get_num_threads", "an argument", lambda: _core.get_num_threads(1), TypeError),
         ("_core.build_info", "an argument", lambda: _core.build_info(1), TypeError),
         ("_core.kernel_specs", "an argument", lambda: _core.kernel_specs(1), TypeError),
+        ("_core.apply_sums", "a family that does not sum", lambda: _core.apply_sums([sgd_work()]),
+         ValueError),
+        ("_core.apply_sums", "works None", lambda: _core.apply_sums(None), TypeError),
+        ("_core.apply_sums", "an int8 grad",
+         lambda: _core.apply_sums(_lars_norms(np.ones(3), np.ones(3, np.int8))), TypeError),
+        ("_core.apply_sums", "a strided param",
+         lambda: _core.apply_sums(_lars_norms(strided((3,), float), np.ones(3))), ValueError),
+        ("_core.adafactor_check", "params None",
+         lambda: _core.adafactor_check(None, [], [], [], []), TypeError),
+        ("_core.adafactor_check", "a row_var of the wrong shape",
+         lambda: _core.adafactor_check([np.ones((3, 4))], [np.ones((3, 4))], [np.zeros((4, 1))],
+                                       [np.zeros((1, 4))], [None]), ValueError),
+        ("_core.adafactor_step", "a strided param",
+         lambda: _core.adafactor_step([strided((3,), float)], [np.ones(3)], [None], [None],
+                                      [np.zeros(3)], **_AF_STEP), ValueError),
+        ("_core.adafactor_step", "lr a str",
+         lambda: _core.adafactor_step([np.ones(3)], [np.ones(3)], [None], [None], [np.zeros(3)],
+                                      **dict(_AF_STEP, lr="x")), TypeError),
     ]
     if _emu is not None:
         cases += _known_bad_emulator()
     return cases
+
+
+# adafactor_step's scalars, valid
+_AF_STEP = dict(lr=0.01, one_minus_beta2=0.5, rho=0.01, eps1=1e-30, eps2=1e-3, d=1.0,
+                weight_decay=0.0, maximize=False)
+
+
+def _lars_norms(param, grad):
+    """A work of LARS's norms pass (an update that sums) over one param and grad."""
+    return [(SPECS["lars_norms"]["id"], 0, (0.0,), ([param], [grad]), None)]
+
+
+def _esums(works, make_out=lambda n: cai(np.zeros(n))):
+    return lambda: _emu.apply_sums(works, make_out, 0)
 
 
 def _erun(works, stream=0):
@@ -267,7 +299,19 @@ def _dev_work(param, grad=None):
 def _known_bad_emulator():
     z = lambda: np.zeros(3)  # noqa: E731
     d = dev_sgd_work
+    ro = lambda: cai(np.ones(70_000), readonly=True)  # noqa: E731  (2 chunks: 4 partials)
     return [
+        ("_cuda_emulator.apply_sums", "a family that does not sum", _esums(_dev_work(cai(z()))),
+         ValueError),
+        ("_cuda_emulator.apply_sums", "out too short",
+         _esums(_lars_norms(ro(), ro()), lambda n: cai(np.zeros(n - 1))), ValueError),
+        ("_cuda_emulator.apply_sums", "out float32",
+         _esums(_lars_norms(ro(), ro()), lambda n: cai(np.zeros(n, np.float32))), TypeError),
+        ("_cuda_emulator.apply_sums", "out is the param",
+         (lambda a: _esums(_lars_norms(cai(a, readonly=True), ro()), lambda n: cai(a)))(
+             np.ones(70_000)), ValueError),
+        ("_cuda_emulator.apply_sums", "a host array", _esums(_lars_norms(np.ones(3), ro())),
+         TypeError),
         ("_cuda_emulator.run", "stream -1", _erun([d()], -1), TypeError),
         ("_cuda_emulator.run", "stream 2**64", _erun([d()], 2**64), TypeError),
         ("_cuda_emulator.run", "a host array among device arrays",

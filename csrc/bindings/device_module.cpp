@@ -76,9 +76,9 @@ std::vector<HostRange> launch_ranges(const std::vector<Launch>& launches) {
   return out;
 }
 
-Parsed parse_device(const py::list& works) {
+Parsed parse_device(const py::list& works, bool sums = false) {
   Parsed p = parse_all(works, kDeviceArrays);
-  check_appliable(p);
+  check_appliable(p, sums);
   check_emulated_memory(p);
   return p;
 }
@@ -236,8 +236,7 @@ double reduce_device(int kind, const py::list& arrays, double scalar, const py::
 // go to make_out(n) and are added per tensor in chunk order on the host.
 py::array_t<double> apply_sums_device(const py::list& works, const py::object& make_out,
                                       std::uintptr_t stream) {
-  const Parsed p = parse_device(works);
-  check_sums(p);
+  const Parsed p = parse_device(works, true);
   const std::size_t n = partial_count(p);
   py::array_t<double> result({static_cast<py::ssize_t>(p.tensors.size()),
                               static_cast<py::ssize_t>(kMaxSums)});

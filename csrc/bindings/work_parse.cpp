@@ -153,16 +153,19 @@ void check_read_range(const Parsed& p, std::uintptr_t lo, std::uintptr_t hi, con
                           ", which is updated in place; pass a separate gradient array");
 }
 
-void check_appliable(const Parsed& p) {
-  for (const Launch& l : p.launches)
-    if (l.family >= kNumFamilies) throw py::value_error("works: a reduction or multi-pass (Adafactor) work cannot be applied by run()");
-}
-
-void check_sums(const Parsed& p) {
-  for (const Launch& l : p.launches)
-    if (family_spec(l.family).n_sums == 0)
-      throw py::value_error(std::string("works: ") + family_spec(l.family).name +
+void check_appliable(const Parsed& p, bool sums) {
+  for (const Launch& l : p.launches) {
+    const FamilySpec& spec = family_spec(l.family);
+    if (l.family >= kNumFamilies)
+      throw py::value_error(std::string("works: ") + spec.name +
+                            " is a reduction or a multi-pass step (Adafactor), not an update");
+    if (sums && spec.n_sums == 0)
+      throw py::value_error(std::string("works: ") + spec.name +
                             " is not an update that sums (apply_sums runs those only)");
+    if (!sums && spec.n_sums > 0)
+      throw py::value_error(std::string("works: ") + spec.name +
+                            " is an update that also sums: run it with apply_sums");
+  }
 }
 
 Parsed parse_all(const py::list& works, const ArrayKind& kind) {

@@ -65,10 +65,9 @@ py::list reduction_works(int kind, const py::list& arrays, double scalar, const 
 // A reduction's per-chunk partials combined in their order: the largest for kMaxAbs
 // (NaN if any is NaN), else their sum.
 double combine_partials(int kind, const double* partial, std::size_t n);
-// Throws unless every work is one the apply engine runs (not a reduction).
-void check_appliable(const Parsed& p);
-// Throws unless every work is an update that also sums (FamilySpec::n_sums > 0).
-void check_sums(const Parsed& p);
+// Throws unless every work is an update the apply engine runs (not a reduction): one
+// that also sums (FamilySpec::n_sums > 0) for apply_sums (`sums`), a plain one otherwise.
+void check_appliable(const Parsed& p, bool sums = false);
 // Arrays an optimizer will update in place: float32/float64, C-contiguous, writeable,
 // on one device, each on its own memory.
 void check_params(const py::sequence& arrays, const py::object& names, const ArrayKind& kind);
