@@ -82,10 +82,13 @@ void multi_tensor_apply(const std::vector<Launch>& launches, int num_threads) {
     for (std::size_t s = unit_begin[u]; s < unit_begin[u + 1]; ++s) run_segment(segments[s]);
 }
 
-std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int num_threads) {
-  const std::size_t total = total_elems(launches);
-  const std::vector<Segment> segments = cut(launches, total);
-  std::vector<double> partial(segments.size());
+namespace {
+
+// fn(k, ptrs) for every segment k (its operand pointers in ptrs), spread over threads when
+// the work is large enough; each k writes only its own results, so the order threads run
+// them in never shows.
+template <class Fn>
+void each_segment(const std::vector<Segment>& segments, std::size_t total, int num_threads, Fn fn) {
   const long n = static_cast<long>(segments.size());
   const bool parallel = num_threads > 1 && total >= kSerialThreshold;
 #ifdef _OPENMP
@@ -94,9 +97,20 @@ std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int
   for (long k = 0; k < n; ++k) {
     void* ptrs[kMaxOperands];
     segment_ptrs(segments[k], ptrs);
-    partial[k] = segments[k].launch->reduce(segments[k].launch->hyper, ptrs, segments[k].n);
+    fn(static_cast<std::size_t>(k), ptrs);
   }
   (void)parallel;
+}
+
+}  // namespace
+
+std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int num_threads) {
+  const std::size_t total = total_elems(launches);
+  const std::vector<Segment> segments = cut(launches, total);
+  std::vector<double> partial(segments.size());
+  each_segment(segments, total, num_threads, [&](std::size_t k, void* const* ptrs) {
+    partial[k] = segments[k].launch->reduce(segments[k].launch->hyper, ptrs, segments[k].n);
+  });
   return partial;
 }
 
@@ -104,18 +118,9 @@ std::vector<double> multi_tensor_apply_sums(const std::vector<Launch>& launches,
   const std::size_t total = total_elems(launches);
   const std::vector<Segment> segments = cut(launches, total);
   std::vector<double> partial(segments.size() * kMaxSums, 0.0);
-  const long n = static_cast<long>(segments.size());
-  const bool parallel = num_threads > 1 && total >= kSerialThreshold;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(num_threads) if (parallel)
-#endif
-  for (long k = 0; k < n; ++k) {
-    void* ptrs[kMaxOperands];
-    segment_ptrs(segments[k], ptrs);
-    segments[k].launch->sums(segments[k].launch->hyper, ptrs, segments[k].n,
-                             &partial[static_cast<std::size_t>(k) * kMaxSums]);
-  }
-  (void)parallel;
+  each_segment(segments, total, num_threads, [&](std::size_t k, void* const* ptrs) {
+    segments[k].launch->sums(segments[k].launch->hyper, ptrs, segments[k].n, &partial[k * kMaxSums]);
+  });
   // Segments come in launch and tensor order, a tensor's chunks in order.
   std::size_t n_tensors = 0;
   for (const Launch& l : launches) n_tensors += l.tensors.size();

@@ -169,6 +169,43 @@ def scalar_state_array(value: Any, what: str) -> np.ndarray:
 
 
 # ------------------------------------------------------- state loaded from other libraries
+def loaded_entries(opt: Any, state: Mapping[Any, Any], params: Sequence[Any]
+                   ) -> tuple[dict[Any, int], dict[tuple[Any, str], Any]]:
+    """The entries of a state_dict's ``state`` for ``opt`` (params in flat order), checked:
+    (step count per param index, new array per (param index, buffer name)). Nothing of
+    ``opt`` changes."""
+    new_steps: dict[Any, int] = {}
+    new_bufs: dict[tuple[Any, str], Any] = {}
+    n = len(params)
+    for key, entries in state.items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < n:
+            raise ValueError(f"state_dict['state']: key {key!r} is not a param index "
+                             f"(0..{n - 1})")
+        p = params[int(key)]
+        for name, value in entries.items():
+            what = f"state_dict['state'][{key}][{name!r}]"
+            if name == "step" and opt._has_step:
+                v = float(loaded_state_array(value, what))
+                if not 0 <= v < math.inf or v != int(v):  # int(inf): OverflowError
+                    raise ValueError(f"{what}: expected a whole number >= 0, got {value!r}")
+                new_steps[key] = int(v)
+            elif name in opt._scalar_state:
+                new_bufs[key, name] = scalar_state_array(value, what)
+            elif name in opt._buffer_names:
+                if value is None:  # torch's SGD has stored momentum_buffer None: no buffer
+                    continue
+                arr = loaded_state_array(value, what)
+                shape = opt._buffer_shape(name, p)
+                if arr.shape != shape or arr.dtype.kind != "f":
+                    raise ValueError(f"{what}: expected a float array of shape "
+                                     f"{shape}, got {arr.dtype} {arr.shape}")
+                new_bufs[key, name] = opt._backend.from_numpy(arr, p)
+            else:
+                raise ValueError(f"{what}: {type(opt).__name__} keeps no state named {name!r} "
+                                 "(a state_dict of another optimizer?)")
+    return new_steps, new_bufs
+
+
 def loaded_state_array(value: Any, what: str) -> np.ndarray:
     """A state entry of a loaded state_dict as a NumPy array: NumPy arrays and scalars,
     device arrays (copied to the host), torch.optim's tensors (CPU or CUDA, detached if

@@ -8,7 +8,6 @@ NumPy twin of the functional layer.
 """
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
@@ -25,7 +24,7 @@ from .._typing import (BufferInits, Call, Grads, Hyper, Label, NewBuffers, Param
 from . import _groups as G
 from ._fast import FastStep
 from ._lock import new_lock, one_at_a_time, without_lock
-from ._state import GroupState, StateView, loaded_state_array, scalar_state_array
+from ._state import GroupState, StateView, loaded_entries
 
 
 class Optimizer:
@@ -305,34 +304,7 @@ class Optimizer:
                 lambda k: f"state_dict param_groups[{gi}][{k!r}]"))
         flat = [(gs, j, p) for group, gs in zip(self.param_groups, self._groups)
                 for j, p in enumerate(group["params"])]
-        new_steps: dict[Any, int] = {}
-        new_bufs: dict[tuple[Any, str], Any] = {}
-        for key, entries in state_dict["state"].items():
-            if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < self._n:
-                raise ValueError(f"state_dict['state']: key {key!r} is not a param index "
-                                 f"(0..{self._n - 1})")
-            gs, j, p = flat[key]
-            for name, value in entries.items():
-                what = f"state_dict['state'][{key}][{name!r}]"
-                if name == "step" and self._has_step:
-                    v = float(loaded_state_array(value, what))
-                    if not 0 <= v < math.inf or v != int(v):  # int(inf): OverflowError
-                        raise ValueError(f"{what}: expected a whole number >= 0, got {value!r}")
-                    new_steps[key] = int(v)
-                elif name in self._scalar_state:
-                    new_bufs[key, name] = scalar_state_array(value, what)
-                elif name in self._buffer_names:
-                    if value is None:  # torch's SGD has stored momentum_buffer None: no buffer
-                        continue
-                    arr = loaded_state_array(value, what)
-                    shape = self._buffer_shape(name, p)
-                    if arr.shape != shape or arr.dtype.kind != "f":
-                        raise ValueError(f"{what}: expected a float array of shape "
-                                         f"{shape}, got {arr.dtype} {arr.shape}")
-                    new_bufs[key, name] = self._backend.from_numpy(arr, p)
-                else:
-                    raise ValueError(f"{what}: {type(self).__name__} keeps no state named {name!r} "
-                                     "(a state_dict of another optimizer?)")
+        new_steps, new_bufs = loaded_entries(self, state_dict["state"], [p for _, _, p in flat])
         updates = state_dict.get("group_updates")
         if updates is None:  # a state_dict without counts (torch's): the largest step count
             updates = [max([new_steps.get(i, 0) for i in gs.indices] or [0]) for gs in self._groups]
