@@ -59,11 +59,18 @@ def implementations(tools: DeviceTools) -> dict:
     bench/impls.py; the roofline runs over fusedoptim's device arrays."""
 
     def native(key, params, grads, shared):
-        opt, _, gs, _ = fusedoptim_arrays(key, params, grads, shared, tools.to_device)
+        try:
+            opt, _, gs, _ = fusedoptim_arrays(key, params, grads, shared, tools.to_device)
+            opt.step(gs)
+        except NotImplementedError:
+            return None  # a host-only optimizer (Adafactor)
         return lambda: opt.step(gs)
 
     def roofline(key, params, grads, shared):
-        _, ps, gs, states = fusedoptim_arrays(key, params, grads, shared, tools.to_device)
+        try:
+            _, ps, gs, states = fusedoptim_arrays(key, params, grads, shared, tools.to_device)
+        except NotImplementedError:
+            return None  # a host-only optimizer: no fusedoptim arrays on the device
         return traffic_plan(_backends.for_arrays(ps).Plan, ps, gs, states)
 
     def torch_mode(mode):
@@ -71,11 +78,14 @@ def implementations(tools: DeviceTools) -> dict:
             if torch is None or tools.torch_device is None or not torch.cuda.is_available():
                 return None
             cls, kw, _ = OPTIMIZERS[key]
+            if not hasattr(torch.optim, cls):
+                return None  # Lion, LAMB, LARS: torch has none
             tps = [torch.tensor(p, device=tools.torch_device).requires_grad_() for p in params]
             for tp, g in zip(tps, grads):
                 tp.grad = torch.tensor(g, device=tools.torch_device)
             try:
                 opt = getattr(torch.optim, cls)(tps, **kw, **{mode: True})
+                opt.step()  # some refuse only here (fused Adagrad is CPU-only)
             except (TypeError, RuntimeError, ValueError):
                 return None  # e.g. no fused RMSprop in torch
             return opt.step
