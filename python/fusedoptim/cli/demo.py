@@ -61,6 +61,10 @@ def add_arguments(p) -> None:
                         "order (default 0)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="dtype of the data and the weights (default float32)")
+    p.add_argument("--distributed", action="store_true",
+                   help="Adam only, data-parallel over MPI with ZeroRedundancyOptimizer "
+                        "(mpirun -n 2 python -m mpi4py -m fusedoptim demo --distributed; "
+                        "needs fusedoptim[mpi]), compared with one process on rank 0")
 
 
 def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
@@ -189,6 +193,9 @@ def run(args) -> int:
     if epochs < 1:
         print(f"fusedoptim demo: --epochs must be at least 1, got {epochs}", file=sys.stderr)
         return 2
+    if args.distributed:
+        from . import demo_distributed
+        return demo_distributed.run(args, epochs)
     dtype = np.dtype(args.dtype)
     try:
         data = load_digits(args.seed, dtype)

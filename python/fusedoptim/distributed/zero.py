@@ -238,7 +238,7 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     # ------------------------------------------------------------------- state
     @property
-    def state(self) -> Any:  # type: ignore[override]
+    def state(self) -> Any:
         """This rank's shard of the state: the local optimizer's (keyed by its own indices,
         one per piece), or {} when this rank holds no piece."""
         return self.optim.state if self.optim is not None else {}
