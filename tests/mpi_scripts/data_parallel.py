@@ -7,7 +7,7 @@ from _common import COMM, RANK, SIZE, SHAPES, averaged, close, done, grads_of, p
 import fusedoptim as fo
 from fusedoptim import distributed as D
 
-STEPS = 150
+STEPS = 200
 
 
 def run(cls, kw, dtype, layout, bucket_bytes):
