@@ -458,6 +458,48 @@ def fuzz_softmax_xent(data):
     return _core.softmax_xent, (logits, targets, scale), defect != "none"
 
 
+def _fuzz_copy(unpack):
+    """pack(arrays, out, offset, names) or unpack(flat, arrays, offset, scale, names): a valid
+    call over arrays of SHAPES and one dtype, with at most one defect."""
+    def fuzz(data):
+        dtype = np.dtype(data.draw(st.sampled_from([np.float32, np.float64])))
+        shapes = [data.draw(st.sampled_from(SHAPES)) for _ in range(data.draw(st.integers(1, 4)))]
+        arrays = [np.zeros(s, dtype) for s in shapes]
+        total = sum(a.size for a in arrays)
+        offset = data.draw(st.integers(0, 3))
+        buf = np.ones(offset + total + data.draw(st.integers(0, 3)), dtype)
+        names, scale = None, data.draw(st.sampled_from([1.0, 0.5, -3.0]))
+        defect = data.draw(st.sampled_from(["none", "arrays", "array", "buf", "offset", "names",
+                                            "overlap"] + (["scale"] if unpack else [])))
+        if defect == "arrays":
+            arrays = data.draw(st.sampled_from([None, 5, "abc", np.zeros((2, 3), dtype)]))
+        elif defect == "array":
+            i = data.draw(st.integers(0, len(arrays) - 1))
+            label, bad = _bad_host_array(data, shapes[i], dtype, unpack, arrays[:i] + arrays[i + 1:])
+            arrays[i] = None if label in ("other shape", "0-d") else bad  # any shape is valid
+        elif defect == "buf":
+            # flat is only read: a read-only one is valid, so not drawn for unpack
+            buf = _bad_host_array(data, buf.shape, dtype, not unpack)[1]
+        elif defect == "offset":
+            offset = data.draw(st.sampled_from([-1, buf.size - total + 1, 2**62, 2**63, 2**64, 2**70,
+                                                0.5, None, "1"]))
+        elif defect == "names":
+            names = data.draw(st.sampled_from([5, "ab", ["a"] * (len(arrays) + 1),
+                                               ["a"] * (len(arrays) - 1)]))
+        elif defect == "overlap":
+            i = data.draw(st.integers(0, len(arrays) - 1))
+            start = offset + data.draw(st.integers(0, total - 1))  # inside the range copied
+            view = buf[start:start + arrays[i].size]
+            arrays[i] = view if view.size == arrays[i].size else buf[offset:offset + arrays[i].size]
+        elif defect == "scale":
+            scale = data.draw(st.sampled_from([float("nan"), float("inf"), -float("inf"), None, "x",
+                                               1j] + ([1e39] if dtype == np.float32 else [])))
+        if unpack:
+            return _core.unpack, (buf, arrays, offset, scale, names), defect != "none"
+        return _core.pack, (arrays, buf, offset, names), defect != "none"
+    return fuzz
+
+
 def fuzz_set_num_threads(data):
     bad = data.draw(st.booleans())
     if not bad:
@@ -543,6 +585,8 @@ def _fuzzers():
         "_core.build_info": _fuzz_no_args(_core.build_info),
         "_core.kernel_specs": _fuzz_no_args(_core.kernel_specs),
         "_core.same_key": fuzz_same_key,
+        "_core.pack": _fuzz_copy(False),
+        "_core.unpack": _fuzz_copy(True),
     }
     if _emu is not None:
         f.update({
@@ -577,8 +621,8 @@ GARBAGE_ENTRIES = [
     "_core.Reduction.__setstate__",
     "_core.StalePlan", "_core.adafactor_check", "_core.adafactor_step", "_core.apply_sums",
     "_core.build_info", "_core.check_params", "_core.get_isa",
-    "_core.get_num_threads", "_core.kernel_specs", "_core.reduce", "_core.run", "_core.same_key",
-    "_core.set_isa",
+    "_core.get_num_threads", "_core.kernel_specs", "_core.pack", "_core.reduce", "_core.run",
+    "_core.same_key", "_core.set_isa", "_core.unpack",
     "_core.set_num_threads", "_core.softmax_xent", "_core.validate",
     "_cuda_emulator.Plan", "_cuda_emulator.Plan.__init__", "_cuda_emulator.Plan.__len__",
     "_cuda_emulator.Plan.run", "_cuda_emulator.Plan._pybind11_conduit_v1_",

@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   fusedoptim::bind_reduce(m);
   fusedoptim::bind_losses(m);
   fusedoptim::bind_adafactor(m);
+  fusedoptim::bind_copy(m);
 }

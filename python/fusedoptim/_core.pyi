@@ -86,6 +86,16 @@ def reduce(kind: Reduction, arrays: list[Any], scalar: float = 1.0,
            names: Optional[Sequence[str]] = None, others: Optional[list[Any]] = None) -> float:
     """One multi-tensor reduction over every element of every array."""
 
+def pack(arrays: Sequence[np.ndarray], out: np.ndarray, offset: int = 0,
+         names: Optional[Sequence[str]] = None) -> int:
+    """Copy the arrays back to back into out[offset:]; return the next free element."""
+
+def unpack(flat: np.ndarray, arrays: Sequence[np.ndarray], offset: int = 0, scale: float = 1.0,
+           names: Optional[Sequence[str]] = None) -> int:
+    """Set each array from consecutive ranges of flat[offset:] times scale (multiplied in
+    the dtype: ``x * np.float32(scale)`` for float32; scale == 1 copies exactly); return the
+    end offset."""
+
 def adafactor_check(params: Sequence[Any], grads: Sequence[Any], row_vars: Sequence[Any],
                     col_vars: Sequence[Any], variances: Sequence[Any],
                     names: Optional[Sequence[str]] = None) -> None:
