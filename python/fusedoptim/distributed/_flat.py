@@ -111,17 +111,3 @@ def unpack(flat: np.ndarray, arrays: Sequence[np.ndarray], offset: int = 0,
     """``arrays[k][...] = flat[o_k:o_k + size_k] * scale`` from ``offset`` on (one native pass)."""
     return int(_core.unpack(flat, list(arrays), offset, scale))
 
-
-if not hasattr(_core, "pack"):  # TEMP until the native copies land
-    def pack(arrays: Sequence[np.ndarray], out: np.ndarray, offset: int = 0) -> int:  # noqa
-        for a in arrays:
-            out[offset:offset + a.size] = a.reshape(-1)
-            offset += a.size
-        return offset
-
-    def unpack(flat: np.ndarray, arrays: Sequence[np.ndarray], offset: int = 0,  # noqa
-               scale: float = 1.0) -> int:
-        for a in arrays:
-            a.reshape(-1)[...] = flat[offset:offset + a.size] * np.asarray(scale, a.dtype)
-            offset += a.size
-        return offset
