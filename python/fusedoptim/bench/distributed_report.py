@@ -79,9 +79,9 @@ def check(rows: list[dict[str, Any]], net: Network) -> str:
         else:
             measured = ph["allreduce"]
             model = collective_seconds("allreduce", r["ranks"], m, net)
-        out.append([r["workload"], str(r["ranks"]), NAMES[r["scheme"]], _ms(measured), _ms(model),
-                    f"{model / measured:.2f}"])
-    return _table(["workload", "N", "scheme", "collectives ms, measured", "model ms",
+        out.append([r["workload"], r["optimizer"], str(r["ranks"]), NAMES[r["scheme"]],
+                    _ms(measured), _ms(model), f"{model / measured:.2f}"])
+    return _table(["workload", "optimizer", "N", "scheme", "collectives ms, measured", "model ms",
                    "model / measured"], out)
 
 
