@@ -5,7 +5,8 @@ peak) covers Adam, AdamW and SGD with momentum on every workload in float32 at 1
 2 threads against the roofline, NumPy, torch's default loop and torch fused, a size
 sweep up to 2.2e7 values and the per-call overhead. Options select more
 (``--optimizers all --dtypes float32,float64 --implementations all --max-values 1e8``)
-or less (``--quick``). Before each measurement the tool checks that its arrays fit
+or less (``--quick``). ``--distributed`` (under mpirun) and ``--model`` measure and model
+data parallelism over MPI instead (cli/bench_distributed.py). Before each measurement the tool checks that its arrays fit
 the memory available, and skips it, saying so, when they do not.
 """
 from __future__ import annotations
@@ -54,6 +55,8 @@ def add_arguments(p) -> None:
     p.add_argument("--json", default=None, help="JSON path (default OUT/results.json)")
     p.add_argument("--plot", default=None, help="PNG path (default OUT/results.png)")
     p.add_argument("--markdown", default=None, help="also write the tables as Markdown here")
+    from . import bench_distributed
+    bench_distributed.add_arguments(p)
 
 
 def config_from(args):
@@ -96,6 +99,9 @@ def run(args) -> int:
     from ..bench import report
     from ..bench.runner import run as run_bench
 
+    if args.distributed or args.model:  # over MPI, and the cost model: their own module
+        from . import bench_distributed
+        return bench_distributed.run(args)
     try:
         cfg = config_from(args)
     except ValueError as exc:

@@ -8,6 +8,7 @@ updates its shard with the fused kernels of ``optimizer_class`` (a local optimiz
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,6 +94,9 @@ class ZeroRedundancyOptimizer(Optimizer):
         self._piece_grads = [self._shard_grads[pc.space][pc.at:pc.at + pc.hi - pc.lo]
                              for pc in self._pieces]
         self.optim: Optimizer | None = None
+        # Seconds of the last step's phases on this rank (perf_counter stamps, for the
+        # distributed bench): "agree", "reduce_scatter", "update", "all_gather".
+        self.last_step_seconds: dict[str, float] = {}
         error = None
         try:
             if self._pieces:
@@ -155,6 +159,7 @@ class ZeroRedundancyOptimizer(Optimizer):
     def step(self, grads: Any = None) -> None:
         """Average ``grads`` (this rank's, aligned with the params: a list, or a dict by the
         params' keys; only read) across ranks and update every param in place on every rank."""
+        stamps = [time.perf_counter()]
         error: BaseException | None = None
         flat: list[Any] = []
         try:
@@ -168,6 +173,7 @@ class ZeroRedundancyOptimizer(Optimizer):
         _comm.agree(self.comm, "ZeroRedundancyOptimizer.step", described, error,
                     _comm.describe_arrays(flat)[1])
         self._consolidated = None
+        stamps.append(time.perf_counter())
         mpi = _comm.mpi()
         for s, sp in enumerate(self._spaces):
             send = self._one_buffer([flat[i] for i in sp.members])
@@ -178,6 +184,7 @@ class ZeroRedundancyOptimizer(Optimizer):
             self.comm.Reduce_scatter(send, recv, recvcounts=sp.counts(), op=mpi.SUM)
             if self._size > 1:
                 np.multiply(recv, recv.dtype.type(1.0 / self._size), out=recv)
+        stamps.append(time.perf_counter())
         error = None
         try:
             if self.optim is not None:
@@ -188,8 +195,12 @@ class ZeroRedundancyOptimizer(Optimizer):
             error = exc
         _comm.agree_outcome(self.comm, "ZeroRedundancyOptimizer.step (the local update, after "
                             "the reduce-scatter: reload a checkpoint)", error)
+        stamps.append(time.perf_counter())
         for s, sp in enumerate(self._spaces):
             self._gather(s, sp, mpi)
+        stamps.append(time.perf_counter())
+        self.last_step_seconds = {name: b - a for name, a, b in zip(
+            ("agree", "reduce_scatter", "update", "all_gather"), stamps, stamps[1:])}
         self._updates = [u + 1 for u in self._updates]
 
     def _flat_grads(self, grads: Any) -> list[Any]:
