@@ -11,7 +11,7 @@ COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
 
 # One tensor much larger than the rest (split across ranks), a 0-d one, odd sizes.
-SHAPES = [(37, 11), (11,), (23, 5, 3), (), (5,), (2000,), (3, 1)]
+SHAPES = [(37, 11), (11,), (23, 5, 3), (), (5,), (2000,), (3, 1), (7,)]  # 2779 values: a remainder on 2, 3 and 4 ranks
 
 
 def params(seed, dtype, shapes=SHAPES):

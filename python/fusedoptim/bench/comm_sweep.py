@@ -1,6 +1,7 @@
 """Seconds of the three collectives of a data-parallel step over a range of message
 sizes (float32 buffers), for fitting the cost model's alpha and beta: Allreduce in place
-(allreduce_grads_), Reduce_scatter and Allgatherv in place (ZeroRedundancyOptimizer).
+(allreduce_grads_), Reduce_scatter and Allgather in place (ZeroRedundancyOptimizer, whose
+shards are equal blocks of total // N values, the last one with the remainder).
 Collective: every rank calls ``sweep`` with the same arguments."""
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def _calls(comm: Any, kind: str, values: int) -> Any:
     from mpi4py import MPI
 
     n, rank = comm.Get_size(), comm.Get_rank()
-    bounds = [values * r // n for r in range(n + 1)]
+    block = values // n
+    bounds = [block * r for r in range(n)] + [values]  # as distributed/_shards.py cuts
     counts = [b - a for a, b in zip(bounds, bounds[1:])]
     buf = np.ones(values, dtype=np.float32)
     if kind == "allreduce":
@@ -30,7 +32,7 @@ def _calls(comm: Any, kind: str, values: int) -> Any:
         recv = np.empty(counts[rank], dtype=np.float32)
         return lambda: comm.Reduce_scatter(buf, recv, recvcounts=counts, op=MPI.SUM)
     if kind == "all_gather":
-        return lambda: comm.Allgatherv(MPI.IN_PLACE, [buf, (counts, bounds[:-1])])
+        return lambda: comm.Allgather(MPI.IN_PLACE, buf[:block * n])
     raise ValueError(f"kind: unknown collective {kind!r}")
 
 

@@ -175,14 +175,17 @@ class ZeroRedundancyOptimizer(Optimizer):
         self._consolidated = None
         stamps.append(time.perf_counter())
         mpi = _comm.mpi()
-        for s, sp in enumerate(self._spaces):
-            send = self._one_buffer([flat[i] for i in sp.members])
-            if send is None:
-                send = self._buffer(s)
-                pack([flat[i] for i in sp.members], send)
-            recv = self._shard_grads[s]
-            self.comm.Reduce_scatter(send, recv, recvcounts=sp.counts(), op=mpi.SUM)
-            if self._size > 1:
+        if self._size == 1:  # one rank: its grads are the average, its shard everything
+            piece_grads = [flat[pc.index].reshape(-1)[pc.lo:pc.hi] for pc in self._pieces]
+        else:
+            piece_grads = self._piece_grads
+            for s, sp in enumerate(self._spaces):
+                send = self._one_buffer([flat[i] for i in sp.members])
+                if send is None:
+                    send = self._buffer(s)
+                    pack([flat[i] for i in sp.members], send)
+                recv = self._shard_grads[s]
+                self.comm.Reduce_scatter(send, recv, recvcounts=sp.counts(), op=mpi.SUM)
                 np.multiply(recv, recv.dtype.type(1.0 / self._size), out=recv)
         stamps.append(time.perf_counter())
         error = None
@@ -190,14 +193,15 @@ class ZeroRedundancyOptimizer(Optimizer):
             if self.optim is not None:
                 for gi, group in enumerate(self.optim.param_groups):
                     group.update(self._hparams(gi))
-                self.optim.step(self._piece_grads)
+                self.optim.step(piece_grads)
         except Exception as exc:  # reported on every rank before the gather pairs up wrongly
             error = exc
         _comm.agree_outcome(self.comm, "ZeroRedundancyOptimizer.step (the local update, after "
                             "the reduce-scatter: reload a checkpoint)", error)
         stamps.append(time.perf_counter())
-        for s, sp in enumerate(self._spaces):
-            self._gather(s, sp, mpi)
+        if self._size > 1:
+            for s, sp in enumerate(self._spaces):
+                self._gather(s, sp, mpi)
         stamps.append(time.perf_counter())
         self.last_step_seconds = {name: b - a for name, a, b in zip(
             ("agree", "reduce_scatter", "update", "all_gather"), stamps, stamps[1:])}
@@ -235,17 +239,21 @@ class ZeroRedundancyOptimizer(Optimizer):
         return runs[0][2] if len(runs) == 1 else None
 
     def _gather(self, s: int, sp: Space, mpi: Any) -> None:
-        counts = sp.counts()
-        displs = sp.bounds[:-1]
         params = [self._params[i] for i in sp.members]
-        whole = self._one_buffer(params)
-        if whole is not None:
-            self.comm.Allgatherv(mpi.IN_PLACE, [whole, (counts, displs)])
-            return
-        buf = self._buffer(s)
-        pack([self._view(pc) for pc in self._pieces if pc.space == s], buf, sp.bounds[self._rank])
-        self.comm.Allgatherv(mpi.IN_PLACE, [buf, (counts, displs)])
-        unpack(buf, params, 0, 1.0)
+        found = self._one_buffer(params)
+        staged = found is None
+        whole = self._buffer(s) if found is None else found
+        if staged:
+            pack([self._view(pc) for pc in self._pieces if pc.space == s], whole,
+                 sp.bounds[self._rank])
+        # Equal blocks by Allgather, then the last shard's remainder by a broadcast.
+        even = sp.block * self._size
+        if sp.block:
+            self.comm.Allgather(mpi.IN_PLACE, whole[:even])
+        if even < sp.total:
+            self.comm.Bcast(whole[even:], root=self._size - 1)
+        if staged:
+            unpack(whole, params, 0, 1.0)
 
     # ------------------------------------------------------------------- state
     @property
