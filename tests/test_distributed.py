@@ -86,6 +86,7 @@ def test_mismatched_calls_raise_on_every_rank(n):
     text = mpirun(n, "mismatch.py")
     for r in range(n):
         assert f"rank {r} another collective" in text and f"rank {r} bad grad shape" in text
+        assert f"rank {r} bad state_dict (shape)" in text and f"rank {r} bad state_dict (entry)" in text
 
 
 @needs_mpi

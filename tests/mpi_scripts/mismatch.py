@@ -56,4 +56,29 @@ assert zero.state == {} or all(len(zero.state[i]) == 0 for i in zero.state)
 # The job goes on: the same call, now matching, works on every rank.
 zero.step([np.ones(7), np.ones((3, 2))])
 assert not np.array_equal(ps[0], before[0])
+
+# A bad whole state_dict (a buffer of the wrong shape; an entry that is no dict) is
+# refused on every rank and changes nothing.
+zero.consolidate_state_dict(to=0)
+good = zero.state_dict() if RANK == 0 else None
+for corrupt in ("shape", "entry"):
+    bad = None
+    if RANK == 0:
+        bad = {**good, "state": {i: dict(e) for i, e in good["state"].items()}}
+        if corrupt == "shape":
+            bad["state"][1]["exp_avg"] = np.zeros((2, 3))
+        else:
+            bad["state"][0] = 5
+    try:
+        zero.load_state_dict(bad)
+    except (ValueError, TypeError) as exc:
+        print(f"rank {RANK} bad state_dict ({corrupt}): {exc}"[:300], flush=True)
+    else:
+        raise AssertionError(f"a state_dict with a bad {corrupt} was loaded")
+zero.consolidate_state_dict(to=0)
+if RANK == 0:
+    after = zero.state_dict()
+    for i, entry in good["state"].items():
+        for k, v in entry.items():
+            assert np.array_equal(np.asarray(after["state"][i][k]), np.asarray(v)), (i, k)
 done("mismatch")

@@ -21,6 +21,7 @@ from ..optim.base import Optimizer, _resolve_lr
 from . import _comm
 from ._flat import check_arrays, flat_runs, pack, unpack
 from ._shards import Piece, Space, cut
+from ._zero_state import assemble, cut_state, loaded_updates
 from .collectives import _check_distinct
 
 
@@ -273,26 +274,12 @@ class ZeroRedundancyOptimizer(Optimizer):
         local = self.optim.state_dict()["state"] if self.optim is not None else {}
         parts = self.comm.gather([(pc, local.get(k, {})) for k, pc in enumerate(self._pieces)],
                                  root=to)
-        self._consolidated = self._assemble(parts) if self._rank == to else None
-
-    def _assemble(self, parts: list[list[tuple[Piece, dict[str, Any]]]]) -> dict[str, Any]:
-        scalar = set(getattr(self.optimizer_class, "_scalar_state", ()))
-        buffers = set(self.optimizer_class._buffer_names) - scalar
-        state: dict[int, dict[str, Any]] = {}
-        for rank_parts in parts:
-            for pc, entry in rank_parts:
-                p = self._params[pc.index]
-                full = state.setdefault(pc.index, {})
-                for name, value in entry.items():
-                    if name in buffers:
-                        if name not in full:
-                            full[name] = np.empty(p.shape, dtype=value.dtype)
-                        full[name].reshape(-1)[pc.lo:pc.hi] = value
-                    else:
-                        full.setdefault(name, value)
-        ordered = {i: state[i] for i in sorted(state)}
-        groups = G.export_groups(self.param_groups, self._indices(), self._keys)
-        return {"state": ordered, "param_groups": groups, "group_updates": list(self._updates)}
+        if self._rank == to:
+            groups = G.export_groups(self.param_groups, self._indices(), self._keys)
+            self._consolidated = {"state": assemble(parts, self._params, self.optimizer_class),
+                                  "param_groups": groups, "group_updates": list(self._updates)}
+        else:
+            self._consolidated = None
 
     def _indices(self) -> list[list[int]]:
         return [[i for i, g in enumerate(self._group_of) if g == gi]
@@ -345,47 +332,16 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     def _slice(self, sd: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """(the loaded groups' hyperparameters, this rank's local state_dict) of a whole one."""
-        sizes = [len(ix) for ix in self._indices()]
+        indices = self._indices()
         new_groups = G.check_loaded_groups(
-            self, sd, sizes, lambda ng, gi: self._checker._check_hparams(
+            self, sd, [len(ix) for ix in indices], lambda ng, gi: self._checker._check_hparams(
                 _resolve_lr(ng, 0, f"state_dict param_groups[{gi}]['lr']"),
                 lambda k: f"state_dict param_groups[{gi}][{k!r}]"))
-        updates = sd.get("group_updates")
-        if updates is None:
-            updates = [max([int(sd["state"].get(i, {}).get("step", 0)) for i in ix] or [0])
-                       for ix in self._indices()]
-        if (not isinstance(updates, (list, tuple)) or len(updates) != len(sizes)
-                or any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 0
-                       for u in updates)):
-            raise ValueError("state_dict['group_updates']: expected one count >= 0 per param "
-                             f"group, got {updates!r}")
-        state = sd["state"]
-        if not isinstance(state, Mapping):
-            raise TypeError("state_dict['state']: expected a dict param index -> state")
-        unknown = [k for k in state if not (isinstance(k, (int, np.integer)) and
-                                            0 <= k < len(self._params))]
-        if unknown:
-            raise ValueError(f"state_dict['state']: key {unknown[0]!r} is not a param index "
-                             f"(0..{len(self._params) - 1})")
-        scalar = set(getattr(self.optimizer_class, "_scalar_state", ()))
-        buffers = set(self.optimizer_class._buffer_names) - scalar
-        for i, entry in state.items():
-            p = self._params[i]
-            for name, value in entry.items():
-                if name in buffers and np.shape(value) != p.shape:
-                    raise ValueError(f"state_dict['state'][{i}][{name!r}]: shape "
-                                     f"{np.shape(value)}, but param {i} is {p.shape}")
-        local_state: dict[int, dict[str, Any]] = {}
-        for k, pc in enumerate(self._pieces):
-            entry = state.get(pc.index)
-            if entry is None:
-                continue
-            local_state[k] = {name: (np.asarray(v).reshape(-1)[pc.lo:pc.hi].copy()
-                                     if name in buffers else v) for name, v in entry.items()}
+        updates = loaded_updates(sd, indices)
+        local = cut_state(sd["state"], self._params, self._pieces, self.optimizer_class)
         groups = [{**ng, "params": [k for k, pc in enumerate(self._pieces) if pc.group == gi]}
                   for gi, ng in enumerate(new_groups)]
-        return new_groups, {"state": local_state, "param_groups": groups,
-                            "group_updates": [int(u) for u in updates]}
+        return new_groups, {"state": local, "param_groups": groups, "group_updates": updates}
 
     def add_param_group(self, param_group: Any) -> None:
         raise NotImplementedError("ZeroRedundancyOptimizer: give every param group at "
