@@ -10,27 +10,25 @@ from fusedoptim import distributed as D
 STEPS = 200
 
 
+def laid_out(values, dtype, layout):
+    """``values`` as they are, or copied into views of one buffer (flat_params)."""
+    if layout != "flat":
+        return values
+    arrays = D.flat_params(SHAPES, dtype)
+    for a, v in zip(arrays, values):
+        a[...] = v
+    return arrays
+
+
 def run(cls, kw, dtype, layout, bucket_bytes):
     # Every rank starts from its own values; broadcast_ makes them rank 0's.
-    start = params(seed=100 + RANK, dtype=dtype)
-    if layout == "flat":
-        ps = D.flat_params(SHAPES, dtype)
-        for p, v in zip(ps, start):
-            p[...] = v
-    else:
-        ps = start
+    ps = laid_out(params(seed=100 + RANK, dtype=dtype), dtype, layout)
     D.broadcast_(ps)
     close(ps, params(seed=100, dtype=dtype), dtype, "broadcast params")
     ref = [p.copy() for p in ps]
     opt, single = cls(ps, **kw), cls(ref, **kw)
     for t in range(STEPS):
-        mine = grads_of(RANK, t, dtype)
-        if layout == "flat":
-            gs = D.flat_params(SHAPES, dtype)
-            for g, v in zip(gs, mine):
-                g[...] = v
-        else:
-            gs = mine
+        gs = laid_out(grads_of(RANK, t, dtype), dtype, layout)
         D.allreduce_grads_(gs, bucket_bytes=bucket_bytes)
         avg = averaged(t, dtype)
         if t % 50 == 0:

@@ -91,6 +91,16 @@ def load_digits(seed: int, dtype):
             np.ascontiguousarray(x_te, dtype), y_te.astype(np.int64))
 
 
+def digits_or_explain(seed: int, dtype):
+    """load_digits, or None after saying on stderr that scikit-learn is missing."""
+    try:
+        return load_digits(seed, dtype)
+    except ImportError:
+        print("fusedoptim demo: needs scikit-learn for its bundled digits data "
+              "(no download): pip install scikit-learn, or fusedoptim[demo]", file=sys.stderr)
+        return None
+
+
 class Progress:
     """A plain-text progress bar on stderr: redrawn in place on a terminal, one
     final line otherwise (logs, captured output)."""
@@ -197,11 +207,8 @@ def run(args) -> int:
         from . import demo_distributed
         return demo_distributed.run(args, epochs)
     dtype = np.dtype(args.dtype)
-    try:
-        data = load_digits(args.seed, dtype)
-    except ImportError:
-        print("fusedoptim demo: needs scikit-learn for its bundled digits data "
-              "(no download): pip install scikit-learn, or fusedoptim[demo]", file=sys.stderr)
+    data = digits_or_explain(args.seed, dtype)
+    if data is None:
         return 1
     x_tr, _, x_te, _ = data
     print(f"digits: {len(x_tr)} training and {len(x_te)} test images, 64 pixels, 10 classes; "

@@ -10,13 +10,12 @@ step, up to the order of the sum.
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
 from . import _mlp
-from .demo import BATCH, SIZES, RUNS, load_digits
+from .demo import BATCH, RUNS, SIZES, digits_or_explain
 
 
 def _adam_settings():
@@ -69,11 +68,8 @@ def run(args, epochs: int) -> int:
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
     dtype = np.dtype(args.dtype)
-    try:
-        data = load_digits(args.seed, dtype)
-    except ImportError:
-        print("fusedoptim demo: needs scikit-learn for its bundled digits data "
-              "(no download): pip install scikit-learn, or fusedoptim[demo]", file=sys.stderr)
+    data = digits_or_explain(args.seed, dtype)
+    if data is None:
         return 1
     params, accs, seconds = train(data, epochs, args.seed, dtype, comm)
     if rank != 0:
