@@ -169,10 +169,9 @@ class ZeroRedundancyOptimizer(Optimizer):
                 self._check_group(gi, self._updates[gi])
         except (TypeError, ValueError) as exc:
             error = exc
-        described = ["step", [_hparams_described(g) for g in self.param_groups],
-                     _comm.describe_arrays(flat)[0]]
-        _comm.agree(self.comm, "ZeroRedundancyOptimizer.step", described, error,
-                    _comm.describe_arrays(flat)[1])
+        shapes, summary = _comm.describe_arrays(flat)
+        described = ["step", [_hparams_described(g) for g in self.param_groups], shapes]
+        _comm.agree(self.comm, "ZeroRedundancyOptimizer.step", described, error, summary)
         self._consolidated = None
         stamps.append(time.perf_counter())
         mpi = _comm.mpi()
@@ -181,10 +180,11 @@ class ZeroRedundancyOptimizer(Optimizer):
         else:
             piece_grads = self._piece_grads
             for s, sp in enumerate(self._spaces):
-                send = self._one_buffer([flat[i] for i in sp.members])
+                grads = [flat[i] for i in sp.members]
+                send = self._one_buffer(grads)
                 if send is None:
                     send = self._buffer(s)
-                    pack([flat[i] for i in sp.members], send)
+                    pack(grads, send)
                 recv = self._shard_grads[s]
                 self.comm.Reduce_scatter(send, recv, recvcounts=sp.counts(), op=mpi.SUM)
                 np.multiply(recv, recv.dtype.type(1.0 / self._size), out=recv)
