@@ -59,6 +59,9 @@ class FakeDeviceArray:
     def __mul__(self, other):
         return _wrap(self.host * _host(other), self)
 
+    def __truediv__(self, other):  # grads unscaled into copies (step(grad_scale=3.0))
+        return _wrap(self.host / _host(other), self)
+
     def __lt__(self, other):
         return _wrap(self.host < _host(other), self)
 

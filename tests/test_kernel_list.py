@@ -131,7 +131,7 @@ def test_every_optimizer_family_is_run_by_a_class():
         opt = getattr(fusedoptim, name)([np.ones(shape)], lr=0.1)
         calls = []
         orig = opt._execute
-        opt._execute = lambda c, orig=orig: (calls.extend(x[0] for x in c), orig(c))[1]
+        opt._execute = lambda c, *rest, orig=orig: (calls.extend(x[0] for x in c), orig(c, *rest))[1]
         opt.step([np.ones(shape)])
         used.update(calls)
     assert used == {PASS_OF.get(f, f) for f in OPTIMIZER_FAMILIES}

@@ -109,7 +109,7 @@ class Plan {
 
   int size() const { return static_cast<int>(p_.tensors.size()); }
 
-  void run(const py::list& grads, const py::list& scalars) {
+  void run(const py::list& grads, const py::list& scalars, double grad_scale) {
     const RunningMark mark(running_);
     const npy_api& api = npy_api::get();
     if (table_ != &active_table()) throw StalePlan();
@@ -120,6 +120,7 @@ class Plan {
     // Scalars first: reading a float may run Python code, which could change arrays;
     // from the checks below to the kernels no Python code runs.
     set_scalars(p_, watch_.works(), scalars.ptr());
+    set_grad_scale(p_, grad_scale);
     watch_.check();
     stamps_.check();
 
@@ -171,12 +172,11 @@ void bind_plan(py::module_& m) {
       .def(py::init<const py::list&>(), py::arg("works"))
       .def("__len__", [](py::handle self) { return constructed<Plan>(self, "Plan").size(); })
       .def("run",
-           [](py::handle self, const py::list& grads, const py::list& scalars) {
-             constructed<Plan>(self, "Plan").run(grads, scalars);
-           },
-           py::arg("grads"), py::arg("scalars"),
+           [](py::handle self, const py::list& grads, const py::list& scalars,
+              double grad_scale) { constructed<Plan>(self, "Plan").run(grads, scalars, grad_scale); },
+           py::arg("grads"), py::arg("scalars"), py::arg("grad_scale") = 1.0,
            "grads: flat list aligned with the plan's tensors (work order); scalars: one tuple "
-           "per work. Raises StalePlan (changing nothing) when the plan no longer applies, "
+           "per work; grad_scale: the factor the grads were multiplied by. Raises StalePlan (changing nothing) when the plan no longer applies, "
            "RuntimeError when the plan is already running (one call at a time).");
   m.def(
       "same_key",

@@ -1,5 +1,9 @@
 #include "bindings/plan_common.h"
 
+#include <cmath>
+#include <limits>
+#include <string>
+
 namespace fusedoptim {
 
 Parsed parse_plan(const py::list& works, const ArrayKind& kind) {
@@ -67,6 +71,18 @@ bool same_key_at(PyObject* stored, PyObject* live, int depth) {
 }  // namespace
 
 bool same_key(PyObject* stored, PyObject* live) { return same_key_at(stored, live, 0); }
+
+void set_grad_scale(Parsed& p, double grad_scale) {
+  // A power of two in [2^-126, 2^126]: it and its reciprocal are normal float32 numbers,
+  // so g * (1 / scale) rounds exactly as g / scale in either type, zeros and infs included.
+  int exponent = 0;
+  if (!(grad_scale > 0.0 && grad_scale <= std::numeric_limits<double>::max()) ||
+      std::frexp(grad_scale, &exponent) != 0.5 || exponent < -125 || exponent > 127)
+    throw py::value_error("grad_scale: the kernels take a power of two in [2^-126, 2^126], got " +
+                          std::string(py::str(py::float_(grad_scale))));
+  const double unscale = std::ldexp(1.0, 1 - exponent);  // 1 / grad_scale, exactly
+  for (Launch& l : p.launches) l.hyper.grad_unscale = unscale;
+}
 
 void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars) {
   if (!PyList_Check(scalars) || static_cast<std::size_t>(PyList_GET_SIZE(scalars)) != n_works)

@@ -46,4 +46,9 @@ bool same_key(PyObject* stored, PyObject* live);
 // list does not fit the works.
 void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars);
 
+// The loss scale every launch's rules divide the grads by, as its exact reciprocal
+// (Hyper::grad_unscale). A power of two only (any other scale: the Python layer divides
+// copies of the grads); anything else is a ValueError naming grad_scale, before any change.
+void set_grad_scale(Parsed& p, double grad_scale);
+
 }  // namespace fusedoptim

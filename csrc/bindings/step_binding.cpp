@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bindings/bindings.h"
+#include "bindings/plan_common.h"
 #include "bindings/work_parse.h"
 #include "engine/dispatch.h"
 #include "engine/parallel.h"
@@ -16,16 +17,18 @@ namespace fusedoptim {
 void bind_step(py::module_& m) {
   m.def(
       "run",
-      [](const py::list& works) {
+      [](const py::list& works, double grad_scale) {
         Parsed p = parse_all(works);
         check_appliable(p);
+        set_grad_scale(p, grad_scale);
         bind_cpu_kernels(p.launches);
         const int threads = get_num_threads();
         py::gil_scoped_release release;
         multi_tensor_apply(p.launches, threads);
       },
-      py::arg("works"),
-      "Check every work completely, then apply all of them in one multi-tensor pass.");
+      py::arg("works"), py::arg("grad_scale") = 1.0,
+      "Check every work completely, then apply all of them in one multi-tensor pass. "
+      "grad_scale: the factor the grads were multiplied by; the kernels divide by it.");
   m.def(
       "apply_sums",
       [](const py::list& works) {

@@ -4,7 +4,7 @@ One native call updates every array of a parameter group in a single pass over
 memory (OpenMP threads, SIMD chosen at run time), with torch.optim's names,
 keywords, defaults and formulas.
 """
-from . import data, functional, lr_scheduler, reference, schedules
+from . import amp, data, functional, lr_scheduler, reference, schedules
 from . import losses
 from ._native import build_info, get_num_threads, set_num_threads
 from .checkpoint import load, save
@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam", "RAdam", "Adadelta",
     "ASGD", "Lion", "LAMB", "LARS", "Adafactor", "Muon", "Optimizer",
-    "data", "functional", "reference", "build_info", "get_num_threads", "set_num_threads",
+    "amp", "data", "functional", "reference", "build_info", "get_num_threads", "set_num_threads",
     "schedules", "lr_scheduler",
     "losses", "global_norm", "clip_grad_norm_", "clip_grad_value_", "all_finite",
     "Newton", "DiagonalNewton", "LBFGS",

@@ -200,13 +200,13 @@ class DeviceBackend:
         class Plan(base):
             """The device plan, run on the array library's current stream."""
 
-            def run(self, grads, scalars):
-                base.run(self, grads, scalars, stream())
+            def run(self, grads, scalars, grad_scale=1.0):
+                base.run(self, grads, scalars, grad_scale, stream())
 
         self.Plan = Plan
 
-    def run(self, works: list[Work]) -> None:
-        self.module.run(works, self.kind.stream())
+    def run(self, works: list[Work], grad_scale: float = 1.0) -> None:
+        self.module.run(works, grad_scale, self.kind.stream())
 
     def apply_sums(self, works: list[Work]) -> np.ndarray:
         """The step of works whose update also sums, and each tensor's sums (float64 host

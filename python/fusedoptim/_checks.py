@@ -104,3 +104,42 @@ def adam_hparams(lr: object, beta1: object, beta2: object, eps: object, weight_d
     if decoupled:
         decoupled_decay(lr, weight_decay)
     return lr, beta1, beta2, eps, weight_decay
+
+
+def _scalar_of(value: Any) -> Any:
+    """A NumPy scalar, 0-d array or one-element array as its Python value (torch hands
+    loss-scaling values around as one-element tensors); anything else as it is."""
+    if hasattr(value, "shape") and hasattr(value, "item") and getattr(value, "size", None) == 1:
+        return value.item()
+    return value
+
+
+def grad_scale(value: Any) -> float:
+    """``step(grad_scale=...)``: the factor the grads were multiplied by, a finite number
+    > 0 (None: 1, unscaled)."""
+    if value is None:
+        return 1.0
+    v = real("grad_scale", _scalar_of(value))
+    if not v > 0.0:
+        raise ValueError(f"grad_scale: must be a finite number > 0, got {value!r}")
+    return v
+
+
+def kernel_scale(scale: float) -> bool:
+    """Whether the kernels unscale by ``scale`` on the fly: a power of two in [2^-126,
+    2^126], whose reciprocal is exact (see csrc/bindings/plan_common.cpp). GradScaler's
+    scales are; any other is divided out of copies of the grads."""
+    mantissa, exponent = math.frexp(scale)
+    return mantissa == 0.5 and -125 <= exponent <= 127
+
+
+def found_inf(value: Any) -> bool:
+    """``step(found_inf=...)``: whether the grads hold an inf or NaN (None: False). A bool,
+    0 or 1 (int or float), or a one-element array of them."""
+    if value is None:
+        return False
+    v = _scalar_of(value)
+    if isinstance(v, (bool, numbers.Real)) and v in (0, 1):
+        return bool(v)
+    raise ValueError(f"found_inf: expected a bool (or 0/1, or a one-element array of them), "
+                     f"got {value!r}")

@@ -17,7 +17,7 @@ class Plan:
 
     def __init__(self, works: list[Work]) -> None: ...
     def __len__(self) -> int: ...
-    def run(self, grads: list[Any], scalars: list[Sequence[float]]) -> None: ...
+    def run(self, grads: list[Any], scalars: list[Sequence[float]], grad_scale: float = 1.0) -> None: ...
 
 class Reduction:
     """The multi-tensor reductions of :func:`reduce` (a pybind11 enum)."""
@@ -65,7 +65,7 @@ class _KernelSpec(TypedDict):
     scalars: list[str]
     flags: dict[str, int]
 
-def run(works: list[Work]) -> None:
+def run(works: list[Work], grad_scale: float = 1.0) -> None:
     """Check every work completely, then apply all of them in one multi-tensor pass."""
 
 def apply_sums(works: list[Work]) -> np.ndarray:

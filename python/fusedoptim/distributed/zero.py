@@ -157,17 +157,25 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     # -------------------------------------------------------------------- step
     @one_at_a_time
-    def step(self, grads: Any = None) -> None:
+    def step(self, grads: Any = None, *, grad_scale: Any = None, found_inf: Any = None) -> None:
         """Average ``grads`` (this rank's, aligned with the params: a list, or a dict by the
-        params' keys; only read) across ranks and update every param in place on every rank."""
+        params' keys; only read) across ranks and update every param in place on every rank.
+
+        Loss scaling is not supported here: ``grad_scale`` or ``found_inf`` raise
+        NotImplementedError (the other ranks a ValueError naming this rank), before any
+        collective on the data."""
         stamps = [time.perf_counter()]
         error: BaseException | None = None
         flat: list[Any] = []
         try:
+            if grad_scale is not None or found_inf is not None:
+                raise NotImplementedError(
+                    "ZeroRedundancyOptimizer.step: grad_scale and found_inf (loss scaling, "
+                    "fusedoptim.amp.GradScaler) are not supported; step with unscaled grads")
             flat = self._flat_grads(grads)
             for gi in range(len(self.param_groups)):
                 self._check_group(gi, self._updates[gi])
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, NotImplementedError) as exc:
             error = exc
         shapes, summary = _comm.describe_arrays(flat)
         described = ["step", [_hparams_described(g) for g in self.param_groups], shapes]

@@ -140,7 +140,8 @@ class Optimizer:
         return StateView(self)
 
     # -------------------------------------------------------------------- step
-    def step(self, grads: Grads | None = None) -> None:
+    def step(self, grads: Grads | None = None, *, grad_scale: Any = None,
+             found_inf: Any = None) -> None:
         """Update every param in place from ``grads``.
 
         ``grads``: a list aligned with the params (flattened across groups in order),
@@ -148,14 +149,26 @@ class Optimizer:
         without ``.grad`` is skipped in torch. Everything is checked before any array
         changes; grads are only read. Steps of one optimizer from several threads run
         one at a time (see the class docstring).
+
+        Loss scaling (see :class:`fusedoptim.amp.GradScaler`): ``grad_scale`` is the
+        factor the grads were multiplied by; every update reads ``g / grad_scale`` in
+        the params' dtype, as torch's fused kernels do, and the grads stay unchanged.
+        ``found_inf=True`` makes the step change nothing at all (params, state, step
+        counts, the count a callable lr sees); the grads are still checked.
         """
+        scale = 1.0 if grad_scale is None else C.grad_scale(grad_scale)
+        skip = found_inf is not None and C.found_inf(found_inf)
         with self._lock:  # not the decorator: one call less on the fast path
+            if skip:
+                self._general_step(grads, scale, dry_run=True)
+                return
             fast = self._fast
-            if fast is not None and (same_key(fast.key, self._fast_key()) or fast.refresh(self)):
+            if fast is not None and (scale == 1.0 or C.kernel_scale(scale)) and \
+                    (same_key(fast.key, self._fast_key()) or fast.refresh(self)):
                 flat = grads if type(grads) is list else self._flat_dict(grads)
                 if flat is not None:
                     try:
-                        fast.plan.run(flat, fast.scalars())
+                        fast.plan.run(flat, fast.scalars(), scale)
                     except self._backend.StalePlan:
                         self._fast = None  # something changed: the general path decides
                     else:
@@ -165,7 +178,7 @@ class Optimizer:
                         if self._scalar_state:
                             fast.advance_scalar_state(self)
                         return
-            self._general_step(grads)
+            self._general_step(grads, scale)
 
     def _fast_key(self) -> tuple[int, list[tuple[int, Any]]]:
         # The plan stores a snapshot of this key (_fast.stored_key) and compares it with
@@ -183,8 +196,18 @@ class Optimizer:
         except KeyError:
             return None
 
-    def _general_step(self, grads: Grads | None) -> None:
+    def _general_step(self, grads: Grads | None, grad_scale: float = 1.0,
+                      dry_run: bool = False) -> None:
+        """The step through every check (and a new plan when it can be reused). With
+        ``dry_run``, only the checks: nothing changes (a step skipped for found_inf)."""
         per_group = self._split_grads(grads)
+        in_kernel = self._functional is F and not self._multi_pass and C.kernel_scale(grad_scale)
+        if grad_scale != 1.0 and not in_kernel and not dry_run:
+            # The single-pass kernels unscale on the fly (a power-of-two scale: times its
+            # exact reciprocal). The reference, the multi-pass steps and other scales read
+            # unscaled copies: g / scale in the grads' dtype, torch's formula.
+            per_group = [[self._unscaled(g, grad_scale) for g in glist] for glist in per_group]
+            grad_scale = 1.0
         calls: list[Call] = []
         commits: list[tuple[GroupState, list[int], dict[tuple[str, int], Any], Hyper]] = []
         cacheable = self._functional is F and not self._multi_pass
@@ -214,8 +237,13 @@ class Optimizer:
                                         [glist[j] for j in js], bufs, key,
                                         [gs.names[j] for j in js]))
             commits.append((gs, active, new, h))
+        if dry_run:
+            works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
+            if works:
+                self._backend.validate(works)
+            return
         self._fast = None
-        works = self._execute(calls)
+        works = self._execute(calls, grad_scale)
         if cacheable and works:
             self._fast = FastStep(self, works, calls, [c[0] for c in commits])
         for gs, active, new, h in commits:
@@ -236,12 +264,21 @@ class Optimizer:
         return self._check_hparams(_resolve_lr(group, gs.updates, f"{label}['lr']"),
                                    lambda k: f"{label}[{k!r}]")
 
-    def _execute(self, calls: list[Call]) -> list[Work]:
+    def _unscaled(self, g: Any, grad_scale: float) -> Any:
+        """g / grad_scale as a new array of g's dtype (g itself is only read); what is not
+        a float array is left for the checks to name."""
+        if not self._backend.is_array(g) or getattr(g.dtype, "kind", None) != "f":
+            return g
+        out = g / g.dtype.type(grad_scale)
+        return out if self._backend.is_array(out) else np.asarray(out)  # 0-d: NumPy gives a scalar
+
+    def _execute(self, calls: list[Call], grad_scale: float = 1.0) -> list[Work]:
         """Run the step's calls: one native call for all, or the reference's NumPy.
-        Returns the works that ran."""
+        Returns the works that ran. ``grad_scale``: the kernels divide the grads by it
+        (a power of two; the other paths were given unscaled copies)."""
         works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
         if self._functional is F and not self._multi_pass:
-            self._backend.run(works)
+            self._backend.run(works, grad_scale)
             return works
         if self._functional is not F and self._backend.name != "host":
             raise TypeError("the reference optimizers run on NumPy arrays only")
