@@ -468,3 +468,20 @@ def test_device_steps_take_grad_scale_and_found_inf(name, column):
         dev.step([column.device(g) for g in grads], grad_scale=s, found_inf=skip)
         for i, (a, b) in enumerate(zip(dev_params, cpu_params)):
             assert_close(column.host(a), b, 1e-5, err_msg=f"step {t}, param {i}")
+
+
+def test_zero_redundancy_optimizer_refuses_loss_scaling():
+    """ZeRO-1 would have to agree on skipping across ranks: it refuses by name (a one-rank
+    run in a child process, so this process never initialises MPI)."""
+    pytest.importorskip("mpi4py")
+    import subprocess
+    import sys
+    code = ("import numpy as np, fusedoptim.distributed as d\n"
+            "p = [np.ones(5)]\n"
+            "opt = d.ZeroRedundancyOptimizer(p, lr=0.1)\n"
+            "try:\n"
+            "    opt.step([np.ones(5)], grad_scale=8.0)\n"
+            "except NotImplementedError as e:\n"
+            "    assert 'grad_scale' in str(e) and (p[0] == 1).all(); print('refused')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "refused" in out.stdout, out.stderr
