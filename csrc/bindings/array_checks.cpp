@@ -101,6 +101,24 @@ DType float_dtype(const ArrayView& a, const Label& what) {
                        " is not supported; use float32 or float64 (native byte order)");
 }
 
+namespace {
+bool is_bfloat16(const ArrayView& a) {
+  return a.kind == 'V' && a.itemsize == 2 && py::isinstance<py::dtype>(a.dtype_desc) &&
+         std::string(py::str(a.dtype_desc.attr("name"))) == "bfloat16";
+}
+}  // namespace
+
+DType step_dtype(const ArrayView& a, const Label& what, bool half) {
+  if (a.kind == 'f' && a.native_order && a.itemsize == 4) return DType::F32;
+  if (a.kind == 'f' && a.native_order && a.itemsize == 8) return DType::F64;
+  if (half && a.kind == 'f' && a.native_order && a.itemsize == 2) return DType::F16;
+  if (half && is_bfloat16(a)) return DType::BF16;
+  throw py::type_error(what.str() + ": dtype " + dtype_str(a) + " is not supported; use " +
+                       (half ? "float32, float64, float16 or bfloat16 (ml_dtypes)"
+                             : "float32 or float64") +
+                       " (native byte order)");
+}
+
 void check_layout(const ArrayView& a, const Label& what, bool written, const ArrayKind& kind) {
   if (!a.c_contiguous)
     throw py::value_error(what.str() + ": array is not C-contiguous; fusedoptim never copies the "
@@ -113,9 +131,13 @@ void check_layout(const ArrayView& a, const Label& what, bool written, const Arr
 
 void check_matches(const ArrayView& a, const Label& what, const ArrayView& param,
                    DType param_dtype) {
-  if (float_dtype(a, what) != param_dtype)
+  if (step_dtype(a, what, param_dtype == DType::F16 || param_dtype == DType::BF16) != param_dtype)
     throw py::type_error(what.str() + ": dtype " + dtype_str(a) + " does not match its param's dtype " +
                          dtype_str(param));
+  check_same_shape(a, what, param);
+}
+
+void check_same_shape(const ArrayView& a, const Label& what, const ArrayView& param) {
   bool same = a.ndim == param.ndim;
   for (int i = 0; same && i < a.ndim; ++i) same = a.shape[i] == param.shape[i];
   if (!same)

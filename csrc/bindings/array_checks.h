@@ -14,7 +14,8 @@
 namespace fusedoptim {
 namespace py = pybind11;
 
-enum class DType { F32, F64 };
+// Element types, numbered as engine/multi_tensor.h's ElemType.
+enum class DType { F32 = 0, F64 = 1, F16 = 2, BF16 = 3 };
 
 // ArrayView::device of an empty device array whose device nothing tells: it matches any.
 constexpr int kAnyDevice = -3;
@@ -77,6 +78,9 @@ ArrayView numpy_view(const py::array& a);
 
 // float32 or float64 in native byte order, else TypeError.
 DType float_dtype(const ArrayView& a, const Label& what);
+// float_dtype, or with `half` also float16 and bfloat16 (ml_dtypes; NumPy arrays only):
+// the dtypes of an optimizer step's params, grads and state.
+DType step_dtype(const ArrayView& a, const Label& what, bool half);
 
 // C-contiguous, aligned and, when `written`, writeable; else ValueError.
 void check_layout(const ArrayView& a, const Label& what, bool written, const ArrayKind& kind);
@@ -84,6 +88,8 @@ void check_layout(const ArrayView& a, const Label& what, bool written, const Arr
 // Same dtype, shape and device as the param it belongs to; else TypeError / ValueError.
 void check_matches(const ArrayView& a, const Label& what, const ArrayView& param,
                    DType param_dtype);
+// Same shape and device as its param (check_matches without the dtype).
+void check_same_shape(const ArrayView& a, const Label& what, const ArrayView& param);
 
 // Scalar arguments read from Python objects (work tuples): an integer (anything with
 // __index__) in [lo, hi], or a float (anything float() takes); else TypeError /

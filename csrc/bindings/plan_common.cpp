@@ -92,9 +92,7 @@ void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars) {
     if (!PyTuple_Check(s)) throw StalePlan();
     const Py_ssize_t n = PyTuple_GET_SIZE(s);
     if (n > kMaxScalars) throw StalePlan();
-    for (int d = 0; d < 2; ++d) {
-      const int l = p.work_launch[d][w];
-      if (l < 0) continue;
+    for (const int l : p.work_launches[w]) {
       if (n != family_spec(p.launches[l].family).n_scalars) throw StalePlan();
       Hyper& h = p.launches[l].hyper;
       for (Py_ssize_t k = 0; k < n; ++k) {

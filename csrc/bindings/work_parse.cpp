@@ -64,23 +64,21 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
                             " arrays but params has " + std::to_string(n));
   }
 
-  Launch f32, f64;
-  // Kernels are bound by the caller (engine/dispatch.h's bind_cpu_kernels, a reduction's
-  // own table, or the CUDA launcher).
-  for (Launch* l : {&f32, &f64}) {
-    l->family = family;
-    l->hyper = hyper;
-    l->n_operands = spec.n_operands;
-  }
-  f32.elem_size = 4;
-  f64.elem_size = 8;
+  // One launch per (param dtype, state dtype) pair, in that order (float32 first, as
+  // before 16-bit dtypes). Kernels are bound by the caller (engine/dispatch.h's
+  // bind_cpu_kernels, a reduction's own table, or the CUDA launcher).
+  constexpr int kTypes = 4;
+  Launch by_type[kTypes * kTypes];
+  // 16-bit params, grads and state: host updates that do not sum (their float32 rule
+  // runs over converted tiles, engine/mixed_apply.cpp).
+  const bool half = &kind == &kHostArrays && family < kNumFamilies && spec.n_sums == 0;
 
   out.work_begin.push_back(static_cast<int>(out.tensors.size()));
   const int base = static_cast<int>(out.launches.size());
   for (std::size_t i = 0; i < n; ++i) {
     const Label pname{spec.operands[0].name, &names, i};
     const ArrayView param = kind.view(params[i], pname);
-    const DType dt = float_dtype(param, pname);
+    const DType dt = step_dtype(param, pname, half);
     check_layout(param, pname, spec.operands[0].written, kind);
     if (out.device == Parsed::kNoArrays || out.device == kAnyDevice) out.device = param.device;
     if (!same_device(param.device, out.device))
@@ -89,16 +87,37 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
                             std::to_string(out.device) + "; one call runs on one device");
     TensorSlot slot{};
     slot.numel = param.numel;
+    // The state's dtype: the param's, or (16-bit params, or float32 params with 16-bit
+    // state) float32, float16 or bfloat16, the same for every state buffer of the param.
+    int state_type = -1;
+    std::uint8_t elem[kMaxOperands] = {};
     for (int k = 0; k < spec.n_operands; ++k) {
       if (!used[k]) continue;
       const OperandSpec& op = spec.operands[k];
       ArrayView view;
       const ArrayView* a = &param;
       Label what = pname;
+      elem[k] = static_cast<std::uint8_t>(dt);
       if (k > 0) {
         what = Label{op.name, &names, i};
         view = kind.view(lists[k][i], what);
-        check_matches(view, what, param, dt);
+        if (k == 1 || dt == DType::F64) {
+          check_matches(view, what, param, dt);
+        } else {
+          const DType st = step_dtype(view, what, half);
+          if (st == DType::F64)
+            throw py::type_error(what.str() + ": dtype " + dtype_str(view) +
+                                 " does not match its param's dtype " + dtype_str(param) +
+                                 " (state of float32 or 16-bit params: float32, float16 or "
+                                 "bfloat16)");
+          if (state_type >= 0 && static_cast<int>(st) != state_type)
+            throw py::type_error(what.str() + ": dtype " + dtype_str(view) +
+                                 " differs from the dtype of this param's other state; every "
+                                 "state buffer of a param has one dtype");
+          state_type = static_cast<int>(st);
+          elem[k] = static_cast<std::uint8_t>(st);
+          check_same_shape(view, what, param);
+        }
         check_layout(view, what, op.written, kind);
         a = &view;
       }
@@ -114,20 +133,34 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
       else
         out.grads.push_back(a->obj);
     }
-    Launch& l = dt == DType::F32 ? f32 : f64;
-    // Launch indices are final below: f32 (if any) first, then f64.
-    out.tensors.push_back(
-        {dt == DType::F32 ? 0 : 1, static_cast<int>(l.tensors.size()), param.obj.ptr()});
+    const int pt = static_cast<int>(dt);
+    const int combo = pt * kTypes + (state_type < 0 ? pt : state_type);
+    Launch& l = by_type[combo];
+    if (l.tensors.empty()) {
+      l.family = family;
+      l.hyper = hyper;
+      l.n_operands = spec.n_operands;
+      l.elem_size = elem_bytes(pt);
+      l.mixed = combo != kElemF32 * (kTypes + 1) && combo != kElemF64 * (kTypes + 1);
+      l.written = spec.written_mask();
+      for (int k = 0; k < kMaxOperands; ++k) l.elem[k] = elem[k];
+    }
+    // Operands the flags leave out take the launch's types (they are null).
+    // Launch indices are final below, in combo order.
+    out.tensors.push_back({combo, static_cast<int>(l.tensors.size()), param.obj.ptr()});
     l.tensors.push_back(slot);
   }
-  const int idx32 = f32.tensors.empty() ? -1 : base;
-  const int idx64 = f64.tensors.empty() ? -1 : base + (idx32 >= 0 ? 1 : 0);
+  int index[kTypes * kTypes];
+  std::vector<int> launches_of_work;
+  for (int c = 0, next = base; c < kTypes * kTypes; ++c) {
+    index[c] = by_type[c].tensors.empty() ? -1 : next++;
+    if (index[c] >= 0) launches_of_work.push_back(index[c]);
+  }
   for (std::size_t t = out.work_begin.back(); t < out.tensors.size(); ++t)
-    out.tensors[t].launch = out.tensors[t].launch == 0 ? idx32 : idx64;
-  out.work_launch[0].push_back(idx32);
-  out.work_launch[1].push_back(idx64);
-  for (Launch* l : {&f32, &f64})
-    if (!l->tensors.empty()) out.launches.push_back(std::move(*l));
+    out.tensors[t].launch = index[out.tensors[t].launch];
+  out.work_launches.push_back(std::move(launches_of_work));
+  for (Launch& l : by_type)
+    if (!l.tensors.empty()) out.launches.push_back(std::move(l));
 }
 
 }  // namespace
@@ -181,7 +214,7 @@ void check_params(const py::sequence& arrays, const py::object& names, const Arr
   for (std::size_t i = 0; i < py::len(arrays); ++i) {
     const Label what{"params", &names, i};
     const ArrayView a = kind.view(arrays[i], what);
-    float_dtype(a, what);
+    step_dtype(a, what, &kind == &kHostArrays);
     check_layout(a, what, true, kind);
     if (i > 0 && !same_device(a.device, p.device))
       throw py::value_error(what.str() + ": on CUDA device " + std::to_string(a.device) +

@@ -42,7 +42,7 @@ struct Parsed {
   std::vector<Range> written, read;  // written sorted by address after check_overlaps
   std::vector<TensorRef> tensors;    // every tensor of every work, in work order
   std::vector<int> work_begin;       // tensors of work w: [work_begin[w], work_begin[w+1])
-  std::vector<int> work_launch[2];   // launch index per work for float32 / float64, or -1
+  std::vector<std::vector<int>> work_launches;  // the launches of each work
   // Every array the launches point at is referenced here, so it outlives the kernels
   // that run with the GIL released, whatever other threads do to the lists it came from.
   std::vector<py::object> written_arrays;  // kept alive and re-checked by a Plan

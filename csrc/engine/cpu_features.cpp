@@ -28,6 +28,7 @@ CpuFeatures detect() {
   f.sse42 = (c >> 20) & 1;
   f.fma = (c >> 12) & 1;
   f.avx = (c >> 28) & 1;
+  f.f16c = (c >> 29) & 1;
   const bool osxsave = (c >> 27) & 1;
   if (__get_cpuid_max(0, nullptr) >= 7 && __get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     f.avx2 = (b >> 5) & 1;
@@ -57,7 +58,8 @@ bool cpu_supports(Isa isa) {
     case Isa::Scalar:
       return true;
     case Isa::AVX2:
-      return f.avx && f.avx2 && f.fma && f.os_avx;
+      // kernels_avx2.cpp is compiled with -mavx2 -mfma -mf16c (F16C: float16 conversions).
+      return f.avx && f.avx2 && f.fma && f.f16c && f.os_avx;
     case Isa::AVX512:
       // kernels_avx512.cpp is compiled with -mavx512f -mfma (which implies AVX2).
       return cpu_supports(Isa::AVX2) && f.avx512f && f.os_avx512;

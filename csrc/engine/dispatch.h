@@ -14,6 +14,10 @@ struct KernelTable {
   SumFn s64[kNumFamilies];
   ReduceFn r32[kNumReductions];
   ReduceFn r64[kNumReductions];
+  // 16-bit storage to float32 and back (engine/half_convert.h), by ElemType; null for
+  // float32 / float64.
+  LoadFn load[4];
+  StoreFn store[4];
 };
 
 enum class Isa { Scalar = 0, AVX2 = 1, AVX512 = 2 };
@@ -29,7 +33,7 @@ extern const KernelTable kTable_avx512;
 
 // What CPUID and XCR0 report (engine/cpu_features.cpp); all false off x86.
 struct CpuFeatures {
-  bool sse42, avx, avx2, fma, avx512f;
+  bool sse42, avx, avx2, fma, f16c, avx512f;
   bool os_avx;     // the OS saves YMM state (XCR0 bits 1-2)
   bool os_avx512;  // ... and opmask/ZMM state (XCR0 bits 5-7)
 };

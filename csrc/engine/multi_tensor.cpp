@@ -36,15 +36,19 @@ std::size_t total_elems(const std::vector<Launch>& launches) {
 void segment_ptrs(const Segment& s, void** ptrs) {
   const Launch& l = *s.launch;
   const TensorSlot& t = l.tensors[s.tensor];
-  const std::size_t byte_offset = s.offset * l.elem_size;
-  for (int k = 0; k < l.n_operands; ++k)
-    ptrs[k] = t.ptr[k] ? static_cast<char*>(t.ptr[k]) + byte_offset : nullptr;
+  for (int k = 0; k < l.n_operands; ++k) {
+    const std::size_t size = l.mixed ? elem_bytes(l.elem[k]) : l.elem_size;
+    ptrs[k] = t.ptr[k] ? static_cast<char*>(t.ptr[k]) + s.offset * size : nullptr;
+  }
 }
 
 void run_segment(const Segment& s) {
   void* ptrs[kMaxOperands];
   segment_ptrs(s, ptrs);
-  s.launch->fn(s.launch->hyper, ptrs, s.n);
+  if (s.launch->mixed)
+    mixed_chunk(*s.launch, ptrs, s.n);
+  else
+    s.launch->fn(s.launch->hyper, ptrs, s.n);
 }
 
 }  // namespace

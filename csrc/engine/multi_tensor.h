@@ -30,6 +30,16 @@ using ReduceFn = double (*)(const Hyper& hyper, void* const* ptrs, std::size_t n
 constexpr int kMaxSums = 2;
 using SumFn = void (*)(const Hyper& hyper, void* const* ptrs, std::size_t n, double* out);
 
+// How one operand's elements are stored. A launch whose operands are all float32 or
+// all float64 runs its rule on them directly; one with 16-bit operands is "mixed": its
+// float32 rule runs over tiles converted to float32 and rounded back (mixed_apply.cpp).
+enum ElemType : std::uint8_t { kElemF32 = 0, kElemF64 = 1, kElemF16 = 2, kElemBF16 = 3 };
+constexpr std::size_t elem_bytes(int t) { return t == kElemF64 ? 8 : t == kElemF32 ? 4 : 2; }
+
+// A run of n 16-bit values to float32 (load) and back, rounded to nearest even (store).
+using LoadFn = void (*)(const void* src, float* dst, std::size_t n);
+using StoreFn = void (*)(const float* src, void* dst, std::size_t n);
+
 struct TensorSlot {
   void* ptr[kMaxOperands];
   std::size_t numel;
@@ -43,9 +53,20 @@ struct Launch {
   SumFn sums = nullptr;       // set instead of fn for an update that also sums
   Hyper hyper{};
   int n_operands = 0;
-  std::size_t elem_size = 0;
+  std::size_t elem_size = 0;  // bytes per element of the params (of every operand unless mixed)
   std::vector<TensorSlot> tensors;
+  // Mixed launches only (see ElemType): each operand's storage, the operands the rule
+  // may write (bit k: operand k), and the conversions of the 16-bit ones (bound with fn).
+  bool mixed = false;
+  std::uint8_t elem[kMaxOperands] = {};
+  unsigned written = 0;
+  LoadFn load[kMaxOperands] = {};
+  StoreFn store[kMaxOperands] = {};
 };
+
+// One segment of a mixed launch: tiles of its operands converted to float32, the
+// launch's float32 kernel over them, written operands rounded back (mixed_apply.cpp).
+void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n);
 
 // Runs every launch over all its tensors. Elementwise rules make the result
 // independent of the thread count, bit for bit.

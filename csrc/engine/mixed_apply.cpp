@@ -1,0 +1,51 @@
+// Steps over float16 / bfloat16 operands (torch's "opmath"): each segment is cut into
+// tiles; a tile of every 16-bit operand is converted to float32 in a buffer on the
+// stack (float32 operands are used where they lie), the launch's float32 kernel runs
+// over the tile, and every 16-bit operand the rule may write is rounded back once.
+// One pass over memory, as for float32: the tiles stay in L1. The result of an element
+// depends only on its own values, so it is the same for any tiling and thread count.
+//
+// Cost: each value goes through L1 three times (converted in, read and written by the
+// rule, converted out), so these steps are bound by L1 stores, not by memory: bfloat16
+// Adam runs at about a third of its memory roofline, on par with torch's fused kernel
+// (benchmarks/RESULTS.md). A rule compiled for 16-bit loads and stores would not be, at
+// the price of another copy of every rule per ISA.
+#include <cstddef>
+
+#include "engine/multi_tensor.h"
+
+namespace fusedoptim {
+
+namespace {
+// 256 values x 5 operands x 4 bytes = 5 KB of buffers, well inside L1 (measured on
+// bfloat16 Adam, resnet50's size: 128-256 best, 512 a third slower, 2048 three quarters).
+// Each row is padded by 64 bytes so that the rows do not lie 4 KB apart, where loads
+// from one would wait on stores to another (4K aliasing).
+constexpr std::size_t kTile = 256;
+constexpr std::size_t kPad = 16;
+}  // namespace
+
+void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
+  alignas(64) float buf[kMaxOperands][kTile + kPad];
+  const int K = l.n_operands;
+  for (std::size_t off = 0; off < n; off += kTile) {
+    const std::size_t m = n - off < kTile ? n - off : kTile;
+    void* tile[kMaxOperands] = {};
+    for (int k = 0; k < K; ++k) {
+      if (!ptrs[k]) continue;  // an operand the flags do not use
+      char* at = static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]);
+      if (l.elem[k] == kElemF32) {
+        tile[k] = at;
+      } else {
+        l.load[k](at, buf[k], m);
+        tile[k] = buf[k];
+      }
+    }
+    l.fn(l.hyper, tile, m);
+    for (int k = 0; k < K; ++k)
+      if (ptrs[k] && l.elem[k] != kElemF32 && (l.written >> k & 1u))
+        l.store[k](buf[k], static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]), m);
+  }
+}
+
+}  // namespace fusedoptim
