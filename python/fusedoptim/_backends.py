@@ -60,8 +60,10 @@ class HostBackend:
         return np.array(a, copy=True)
 
     @staticmethod
-    def from_numpy(arr: Any, like: np.ndarray) -> np.ndarray:
-        return np.array(arr, dtype=like.dtype, order="C", copy=True)
+    def from_numpy(arr: Any, like: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """arr as a new C-contiguous array of ``dtype`` (None: like's), rounded to nearest
+        even where it narrows."""
+        return np.array(arr, dtype=like.dtype if dtype is None else dtype, order="C", copy=True)
 
 
 HOST = HostBackend()
@@ -137,21 +139,26 @@ class _ArrayKind:
         xp = self.xp if self.xp is not None else like.__array_namespace__()
         return make(xp, {"device": like.device})
 
-    def zeros_like(self, p):
-        return self._alloc(p, lambda xp, kw: xp.zeros(p.shape, dtype=p.dtype, **kw))
+    # ``dtype``: the state dtype when it is not the param's (None: the param's)
+    def zeros_like(self, p, dtype=None):
+        dt = p.dtype if dtype is None else dtype
+        return self._alloc(p, lambda xp, kw: xp.zeros(p.shape, dtype=dt, **kw))
 
-    def empty_like(self, p):
-        return self._alloc(p, lambda xp, kw: xp.empty(p.shape, dtype=p.dtype, **kw))
+    def empty_like(self, p, dtype=None):
+        dt = p.dtype if dtype is None else dtype
+        return self._alloc(p, lambda xp, kw: xp.empty(p.shape, dtype=dt, **kw))
 
-    def full_like(self, p, value):
-        return self._alloc(p, lambda xp, kw: xp.full(p.shape, value, dtype=p.dtype, **kw))
+    def full_like(self, p, value, dtype=None):
+        dt = p.dtype if dtype is None else dtype
+        return self._alloc(p, lambda xp, kw: xp.full(p.shape, value, dtype=dt, **kw))
 
     def float64_zeros(self, like, n):
         """n float64 zeros on like's device (reduction partials)."""
         return self._alloc(like, lambda xp, kw: xp.zeros((n,), dtype=xp.float64, **kw))
 
-    def from_numpy(self, arr, like):
-        dtype = np.dtype(str(like.dtype).removeprefix("torch."))
+    def from_numpy(self, arr, like, dtype=None):
+        if dtype is None:
+            dtype = np.dtype(str(like.dtype).removeprefix("torch."))
         host = np.array(arr, dtype=dtype, order="C", copy=True)  # keeps 0-d arrays 0-d
         return self._alloc(like, lambda xp, kw: xp.asarray(host, **kw))
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence, ValuesView
 from typing import Any, Dict, Optional, Protocol, Tuple, Union
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 
 class CudaArray(Protocol):
@@ -66,3 +67,6 @@ Closure = Callable[[], Any]
 __all__ = ["CudaArray", "Array", "ArrayList", "Arrays", "ParamGroup", "Params", "Grads",
            "LRSchedule", "LR", "Betas", "Step", "Names", "StateDict", "Work", "Call", "NewBuffers",
            "Hyper", "Label", "BufferInits", "Closure"]
+
+#: the ``state_dtype`` keyword: None (the params' dtypes) or a dtype, type or name
+StateDtype = Optional[DTypeLike]

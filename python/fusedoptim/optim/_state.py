@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .._half import is_float
+
 
 class GroupState:
     """Everything an optimizer keeps for one param group."""
@@ -85,11 +87,12 @@ class ParamState(MutableMapping[str, Any]):
         # The kind (NumPy or the device array type) must be the param's; layout, device
         # and overlap are checked by the native layer at the next step.
         shape = self._opt._buffer_shape(key, self._p)  # Adafactor's row_var/col_var differ
+        dtype = self._opt._state_dtype_of(self._p)  # state_dtype, else the param's
         if (type(value) is not type(self._p) or tuple(value.shape) != shape
-                or value.dtype != self._p.dtype
+                or value.dtype != dtype
                 or (isinstance(value, np.ndarray) and not value.flags.c_contiguous)):
             raise ValueError(f"{key}: expected a C-contiguous {type(self._p).__name__} of shape "
-                             f"{shape} and dtype {self._p.dtype}")
+                             f"{shape} and dtype {dtype}")
         self._g.buffer(key)[self._j] = value
         self._opt._version += 1
 
@@ -196,10 +199,12 @@ def loaded_entries(opt: Any, state: Mapping[Any, Any], params: Sequence[Any]
                     continue
                 arr = loaded_state_array(value, what)
                 shape = opt._buffer_shape(name, p)
-                if arr.shape != shape or arr.dtype.kind != "f":
+                if arr.shape != shape or not is_float(arr.dtype):
                     raise ValueError(f"{what}: expected a float array of shape "
                                      f"{shape}, got {arr.dtype} {arr.shape}")
-                new_bufs[key, name] = opt._backend.from_numpy(arr, p)
+                # In the optimizer's state dtype (state_dtype, else the param's): converted,
+                # rounded to nearest even, as torch converts loaded state to its params' dtype.
+                new_bufs[key, name] = opt._backend.from_numpy(arr, p, opt.state_dtype)
             else:
                 raise ValueError(f"{what}: {type(opt).__name__} keeps no state named {name!r} "
                                  "(a state_dict of another optimizer?)")

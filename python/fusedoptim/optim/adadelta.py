@@ -5,7 +5,8 @@ from typing import Any
 
 from .. import _checks as C
 from ..functional._adadelta import rho_value
-from .._typing import BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
+from .._typing import (BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params,
+                       StateDtype)
 from ._state import GroupState
 from .base import Optimizer
 
@@ -24,9 +25,11 @@ class Adadelta(Optimizer):
     _buffer_names = ("square_avg", "acc_delta")
 
     def __init__(self, params: Params, lr: LR = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0, *, maximize: bool = False) -> None:
+                 weight_decay: float = 0, *, maximize: bool = False,
+                 state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return C.checked(group, label, lr=C.nonneg, rho=rho_value, eps=C.nonneg,

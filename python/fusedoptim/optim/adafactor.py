@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import _checks as C
 from ..functional._adafactor import adafactor_hparams
-from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
+from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params, StateDtype
 from .base import Optimizer
 
 
@@ -32,6 +32,11 @@ class Adafactor(Optimizer):
     ``step``, ``row_var`` (shape ``p.shape[:-1] + (1,)``) and ``col_var``
     (``p.shape[:-2] + (1, n)``), or ``variance``. ``eps=(None, 1e-3)``: None is the
     param dtype's machine epsilon. NumPy arrays only (no CUDA kernels yet).
+
+    ``state_dtype`` applies to row_var, col_var and variance alike (None: the param's
+    dtype, as torch keeps them). The factored statistics are small (rows + columns per
+    matrix), so ``state_dtype=np.float32`` for 16-bit params costs little memory and
+    keeps the second-moment estimate at float32's precision.
     """
 
     _buffer_names = ("row_var", "col_var", "variance")
@@ -39,9 +44,11 @@ class Adafactor(Optimizer):
 
     def __init__(self, params: Params, lr: LR = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0,
-                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         eps1, eps2 = C.pair(label("eps"), group["eps"])
@@ -69,7 +76,7 @@ class Adafactor(Optimizer):
             def make(p: Any) -> Any:
                 if name not in self._buffers_of(p):
                     return None
-                return np.zeros(self._buffer_shape(name, p), dtype=p.dtype)
+                return np.zeros(self._buffer_shape(name, p), dtype=self._state_dtype_of(p))
             return make
         return tuple((name, init(name)) for name in self._buffer_names)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks as C
-from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
+from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params, StateDtype
 from ._state import GroupState
 from .base import Optimizer
 
@@ -22,10 +22,11 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Params, lr: LR = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize))
+                                      eps=eps, maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         C.nonneg(label("initial_accumulator_value"), group["initial_accumulator_value"])

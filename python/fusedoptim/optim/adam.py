@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks as C
-from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
+from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, ParamGroup, Params, StateDtype
 from .base import Optimizer
 
 
@@ -28,10 +28,12 @@ class Adam(Optimizer):
 
     def __init__(self, params: Params, lr: LR = 1e-3, betas: Betas = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+                 maximize: bool = False, decoupled_weight_decay: bool = False,
+                 state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+                                      decoupled_weight_decay=decoupled_weight_decay),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         betas = C.pair(label("betas"), group["betas"])
@@ -63,7 +65,8 @@ class AdamW(Adam):
 
     def __init__(self, params: Params, lr: LR = 1e-3, betas: Betas = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, state_dtype: StateDtype = None) -> None:
         Optimizer.__init__(self, params, dict(lr=lr, betas=betas, eps=eps,
                                               weight_decay=weight_decay, amsgrad=amsgrad,
-                                              maximize=maximize, decoupled_weight_decay=True))
+                                              maximize=maximize, decoupled_weight_decay=True),
+                                 state_dtype=state_dtype)

@@ -7,7 +7,7 @@ import numpy as np
 from .. import _checks as C
 from .. import _native
 from .. import functional as F
-from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
+from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params, StateDtype
 from .base import Optimizer
 
 
@@ -36,9 +36,11 @@ class ASGD(Optimizer):
         return ASGD._state_flag_mask if args["mu"] != 1 else 0
 
     def __init__(self, params: Params, lr: LR = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
-                 t0: float = 1e6, weight_decay: float = 0, *, maximize: bool = False) -> None:
+                 t0: float = 1e6, weight_decay: float = 0, *, maximize: bool = False,
+                 state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return C.checked(group, label, lr=C.nonneg, lambd=C.nonneg, alpha=C.real, t0=C.real,

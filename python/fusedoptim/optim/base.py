@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _backends
+from .. import _backends, _half
 from .._native import same_key
 from .. import _checks as C
 from .. import functional as F
@@ -32,7 +32,18 @@ class Optimizer:
 
     ``params``: a list of NumPy arrays, a dict name -> array, or a list of
     param-group dicts ``{"params": [...], "lr": ...}``. Arrays are updated in place
-    and must be float32 or float64, C-contiguous and writeable.
+    and must be float32, float64, float16 or bfloat16 (``ml_dtypes.bfloat16``),
+    C-contiguous and writeable; grads have their param's dtype. 16-bit params update in
+    float32 arithmetic, each written value rounded once (torch's "opmath").
+
+    ``state_dtype`` (keyword of every optimizer class): None keeps every state buffer in
+    its param's dtype, as torch does; np.float32, np.float16 or ml_dtypes.bfloat16 keeps
+    them all in that dtype (float32 state for 16-bit params, or 16-bit state to halve
+    the memory of float32 params' state). Float64 params take None or np.float64 only.
+    Per-param scalars (NAdam's mu_product, ASGD's eta and mu) stay 0-d float32 arrays.
+    The choice is the optimizer's, not a param group's: a state_dict carries it in its
+    arrays' dtypes, and load_state_dict converts loaded buffers to it (rounded to
+    nearest even), as torch converts loaded state to its params' dtype.
 
     CUDA device arrays (CuPy, or anything with ``__cuda_array_interface__``) run on
     the CUDA kernels instead, with state kept as device arrays of the same kind and
@@ -66,8 +77,11 @@ class Optimizer:
     #: first, then each call's functional entry runs its passes; no reusable plan.
     _multi_pass: bool = False
 
-    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
+    def __init__(self, params: Params, defaults: dict[str, Any], *,
+                 state_dtype: Any = None) -> None:
         self._lock = new_lock()  # one step at a time: see _lock.py
+        #: the dtype of every state buffer (None: each param's own); see the class docstring
+        self.state_dtype = _half.state_dtype(state_dtype)
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self._groups: list[GroupState] = []
@@ -97,7 +111,8 @@ class Optimizer:
         arrays, keys, names = G.group_arrays(group["params"], gi, self._keys, self._n)
         existing = [p for g in self.param_groups for p in g["params"]]
         backend = self._backend or _backends.for_arrays(arrays)
-        backend.check_params(existing + arrays, [str(i) for i in range(self._n)] + names)
+        self._check_params(backend, existing + arrays, [str(i) for i in range(self._n)] + names)
+        self._check_state_dtype(arrays, names)
         for k, v in self.defaults.items():
             group.setdefault(k, v)
         self._check_hparams(_resolve_lr(group, 0, f"param_groups[{gi}]['lr']"),
@@ -113,15 +128,48 @@ class Optimizer:
         self._groups.append(gs)
         self._version += 1
 
-    # State buffers are made by the backend: NumPy arrays, or device arrays next to the param.
+    def _check_params(self, backend: Any, arrays: list[Any], names: list[str]) -> None:
+        """The native checks of the params (the reference twin stands in where the native
+        layer does not take 16-bit floats)."""
+        backend.check_params(arrays, names)
+
+    def _works(self, calls: list[Call]) -> list[Work]:
+        """The native layer's description of each call (the reference twin describes
+        float32 stand-ins of 16-bit arrays where the native layer does not take them)."""
+        return [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
+
+    def _validate(self, works: list[Work]) -> None:
+        """The native checks of a step's works, nothing run."""
+        self._backend.validate(works)
+
+    def _check_state_dtype(self, arrays: list[Any], names: list[str]) -> None:
+        """state_dtype against the params' dtypes: float64 params keep float64 state (or
+        None), other params float32, float16 or bfloat16 state."""
+        sd = self.state_dtype
+        if sd is None:
+            return
+        for p, name in zip(arrays, names):
+            is64 = str(p.dtype).removeprefix("torch.") == "float64"
+            if is64 != (sd == np.float64):
+                want = ("None or np.float64" if is64 else
+                        "None, np.float32, np.float16 or ml_dtypes.bfloat16")
+                raise ValueError(f"state_dtype: {sd} is not a state dtype for param {name} of "
+                                 f"dtype {p.dtype}: state_dtype must be {want} for its params")
+
+    def _state_dtype_of(self, p: Any) -> Any:
+        """The dtype of p's state buffers: state_dtype, else p's own."""
+        return p.dtype if self.state_dtype is None else self.state_dtype
+
+    # State buffers are made by the backend: NumPy arrays, or device arrays next to the
+    # param, in the state dtype (state_dtype, else the param's: None passed on).
     def _zeros_like(self, p: Any) -> Any:
-        return self._backend.zeros_like(p)
+        return self._backend.zeros_like(p, dtype=self.state_dtype)
 
     def _empty_like(self, p: Any) -> Any:
-        return self._backend.empty_like(p)
+        return self._backend.empty_like(p, dtype=self.state_dtype)
 
     def _full_like(self, p: Any, value: float) -> Any:
-        return self._backend.full_like(p, value)
+        return self._backend.full_like(p, value, dtype=self.state_dtype)
 
     def __getstate__(self) -> dict[str, Any]:
         # The native plan holds raw pointers: a copy (pickle, deepcopy) makes its own on
@@ -131,6 +179,7 @@ class Optimizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("state_dtype", None)  # pickled before state_dtype existed
         self._lock = new_lock()
         self._backend = _backends.for_arrays([p for g in self.param_groups for p in g["params"]])
 
@@ -238,9 +287,9 @@ class Optimizer:
                                         [gs.names[j] for j in js]))
             commits.append((gs, active, new, h))
         if dry_run:
-            works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
+            works = self._works(calls)
             if works:
-                self._backend.validate(works)
+                self._validate(works)
             return
         self._fast = None
         works = self._execute(calls, grad_scale)
@@ -276,13 +325,13 @@ class Optimizer:
         """Run the step's calls: one native call for all, or the reference's NumPy.
         Returns the works that ran. ``grad_scale``: the kernels divide the grads by it
         (a power of two; the other paths were given unscaled copies)."""
-        works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
+        works = self._works(calls)
         if self._functional is F and not self._multi_pass:
             self._backend.run(works, grad_scale)
             return works
         if self._functional is not F and self._backend.name != "host":
             raise TypeError("the reference optimizers run on NumPy arrays only")
-        self._backend.validate(works)
+        self._validate(works)
         for name, args, kw in calls:
             getattr(self._functional, name)(*args, **kw)
         return works

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks as C
-from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
+from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, ParamGroup, Params, StateDtype
 from .base import Optimizer
 
 
@@ -32,9 +32,11 @@ class LAMB(Optimizer):
     _multi_pass = True
 
     def __init__(self, params: Params, lr: LR = 1e-3, betas: Betas = (0.9, 0.999),
-                 eps: float = 1e-6, weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+                 eps: float = 1e-6, weight_decay: float = 0.0, *, maximize: bool = False,
+                 state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         beta1, beta2 = C.betas(label("betas"), group["betas"])

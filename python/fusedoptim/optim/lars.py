@@ -4,7 +4,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from .. import _checks as C
-from .._typing import BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
+from .._typing import (BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params,
+                       StateDtype)
 from ._state import GroupState
 from .base import Optimizer
 
@@ -36,10 +37,11 @@ class LARS(Optimizer):
 
     def __init__(self, params: Params, lr: LR, momentum: float = 0.9, weight_decay: float = 0.0,
                  trust_coefficient: float = 1e-3, eps: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                       trust_coefficient=trust_coefficient, eps=eps,
-                                      nesterov=nesterov, maximize=maximize))
+                                      nesterov=nesterov, maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return C.checked(group, label, lr=C.nonneg, momentum=C.nonneg, weight_decay=C.nonneg,

@@ -4,7 +4,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from .. import _checks as C
-from .._typing import Betas, BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
+from .._typing import (Betas, BufferInits, Call, Hyper, Label, LR, NewBuffers,
+                       ParamGroup, Params, StateDtype)
 from ._state import GroupState
 from .base import Optimizer
 
@@ -26,9 +27,11 @@ class Lion(Optimizer):
     _has_step = False
 
     def __init__(self, params: Params, lr: LR = 1e-4, betas: Betas = (0.9, 0.99),
-                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         beta1, beta2 = C.betas(label("betas"), group["betas"])

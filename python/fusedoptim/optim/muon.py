@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from .._typing import BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
+from .._typing import (BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params,
+                       StateDtype)
 from ..functional._muon import NS_COEFFICIENTS, check_matrices, muon_hparams
 from ._state import GroupState
 from .base import Optimizer
@@ -38,7 +39,10 @@ class Muon(Optimizer):
     float64 this one follows torch's arithmetic to rounding. The BLAS threads are NumPy's
     (OPENBLAS_NUM_THREADS, threadpoolctl), not fusedoptim.set_num_threads'.
 
-    State: ``momentum_buffer`` (zeros at the start), no step count.
+    State: ``momentum_buffer`` (zeros at the start), no step count, in ``state_dtype``
+    (None: the param's dtype). For float16 and bfloat16 params the Newton-Schulz iteration
+    runs on float32 copies (NumPy has no fast 16-bit matmul), the momentum buffer and the
+    param rounded once when written.
     """
 
     _buffer_names = ("momentum_buffer",)
@@ -48,10 +52,12 @@ class Muon(Optimizer):
     def __init__(self, params: Params, lr: LR = 1e-3, weight_decay: float = 0.1,
                  momentum: float = 0.95, nesterov: bool = True,
                  ns_coefficients: tuple[float, float, float] = NS_COEFFICIENTS,
-                 eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: str | None = None) -> None:
+                 eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: str | None = None, *,
+                 state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
                                       nesterov=nesterov, ns_coefficients=ns_coefficients,
-                                      eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn))
+                                      eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         keys = ("lr", "weight_decay", "momentum", "nesterov", "ns_coefficients", "eps",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks as C
-from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
+from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params, StateDtype
 from .base import Optimizer
 
 
@@ -23,9 +23,10 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Params, lr: LR = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+                                      momentum=momentum, centered=centered, maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return dict(lr=C.nonneg(label("lr"), group["lr"]),

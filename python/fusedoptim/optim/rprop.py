@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks as C
-from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params
+from .._typing import BufferInits, Call, Hyper, Label, LR, ParamGroup, Params, StateDtype
 from .base import Optimizer
 
 
@@ -25,8 +25,10 @@ class Rprop(Optimizer):
     _buffer_names = ("prev", "step_size")
 
     def __init__(self, params: Params, lr: LR = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
-                 step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize))
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False,
+                 state_dtype: StateDtype = None) -> None:
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         etas = C.pair(label("etas"), group["etas"])

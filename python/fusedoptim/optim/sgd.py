@@ -4,7 +4,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from .. import _checks as C
-from .._typing import BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params
+from .._typing import (BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup, Params,
+                       StateDtype)
 from ._state import GroupState
 from .base import Optimizer
 
@@ -29,10 +30,11 @@ class SGD(Optimizer):
 
     def __init__(self, params: Params, lr: LR = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, state_dtype: StateDtype = None) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize),
+                         state_dtype=state_dtype)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         h = dict(lr=C.nonneg(label("lr"), group["lr"]),

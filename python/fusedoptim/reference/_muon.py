@@ -11,6 +11,7 @@ import numpy as np
 from .. import _native
 from .. import functional as F
 from .._typing import Names
+from ._half import opmath
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
@@ -35,6 +36,7 @@ def _newton_schulz(g: np.ndarray, coefficients: Sequence[float], steps: int,
     return x.T if g.shape[0] > g.shape[1] else x
 
 
+@opmath
 def muon(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
          momentum_buffers: Sequence[np.ndarray], *, lr: float = 1e-3, weight_decay: float = 0.1,
          momentum: float = 0.95, nesterov: bool = True,

@@ -16,6 +16,7 @@ import numpy as np
 from .. import _native
 from .. import functional as F
 from .._typing import Names
+from ._half import opmath
 from ._muon import muon  # noqa: F401 - the twin of functional.muon
 
 
@@ -31,6 +32,7 @@ def _scalar(x: float, like: np.ndarray) -> Any:
     return like.dtype.type(x)
 
 
+@opmath
 def sgd(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         momentum_buffers: Any, *, lr: float, momentum: float = 0.0,
         dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
@@ -60,6 +62,7 @@ def sgd(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         p += s(-lr) * g
 
 
+@opmath
 def adagrad(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
             state_sums: Sequence[np.ndarray], step: int, *, lr: float, weight_decay: float = 0.0,
             lr_decay: float = 0.0, eps: float = 1e-10, maximize: bool = False,
@@ -77,6 +80,7 @@ def adagrad(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         p += s(-clr) * g / (np.sqrt(ssum) + s(eps))
 
 
+@opmath
 def rmsprop(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
             square_avgs: Sequence[np.ndarray], grad_avgs: Any,
             momentum_buffers: Any, *, lr: float, alpha: float = 0.99,
@@ -106,6 +110,7 @@ def rmsprop(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
             p += s(-lr) * g / avg
 
 
+@opmath
 def adam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
          exp_avg_sqs: Sequence[np.ndarray], max_exp_avg_sqs: Any, step: int,
          *, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
@@ -137,6 +142,7 @@ def adam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Se
         p += s(-step_size) * m / denom
 
 
+@opmath
 def adamw(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
           exp_avg_sqs: Sequence[np.ndarray], max_exp_avg_sqs: Any,
           step: int, *, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
@@ -146,6 +152,7 @@ def adamw(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: S
          decoupled_weight_decay=True)
 
 
+@opmath
 def rprop(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], prevs: Sequence[np.ndarray],
           step_sizes: Sequence[np.ndarray], *, step_size_min: float = 1e-6,
           step_size_max: float = 50.0, etaminus: float = 0.5, etaplus: float = 1.2,
@@ -165,6 +172,7 @@ def rprop(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], prevs: Sequ
         prev[...] = g
 
 
+@opmath
 def adamax(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
            exp_avgs: Sequence[np.ndarray], exp_infs: Sequence[np.ndarray], step: int, *, lr: float,
            beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
@@ -183,6 +191,7 @@ def adamax(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         p += s(-clr) * m / u
 
 
+@opmath
 def nadam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
           exp_avg_sqs: Sequence[np.ndarray], mu_product: float, step: int, *, lr: float,
           beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
@@ -213,6 +222,7 @@ def nadam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: S
     return mu_product
 
 
+@opmath
 def radam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
           exp_avg_sqs: Sequence[np.ndarray], step: int, *, lr: float, beta1: float = 0.9,
           beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
@@ -244,6 +254,7 @@ def radam(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: S
         p -= update
 
 
+@opmath
 def adadelta(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
              square_avgs: Sequence[np.ndarray], acc_deltas: Sequence[np.ndarray], *,
              lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
@@ -261,6 +272,7 @@ def adadelta(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         p += s(-lr) * delta
 
 
+@opmath
 def asgd(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], axs: Sequence[np.ndarray],
          step: int, *, eta: float, mu: float, lr: float = 1e-2, lambd: float = 1e-4,
          alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0.0, maximize: bool = False,
@@ -283,6 +295,7 @@ def asgd(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], axs: Sequenc
     return float(np.float32(eta)), float(np.float32(1 / max(1, step - t0)))
 
 
+@opmath
 def lion(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
          *, lr: float, beta1: float = 0.9, beta2: float = 0.99, weight_decay: float = 0.0,
          maximize: bool = False, names: Names = None) -> None:
@@ -305,6 +318,7 @@ def _trust_ratio(p: np.ndarray, u: np.ndarray, coefficient: float = 1.0,
     return 1.0 if pn == 0 or un == 0 else coefficient * pn / (un + eps)
 
 
+@opmath
 def lamb(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
          exp_avg_sqs: Sequence[np.ndarray], step: int, *, lr: float, beta1: float = 0.9,
          beta2: float = 0.999, eps: float = 1e-6, weight_decay: float = 0.0,
@@ -323,6 +337,7 @@ def lamb(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Se
         p += s(-lr) * (u * s(_trust_ratio(p, u)))
 
 
+@opmath
 def lars(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
          momentum_buffers: Sequence[np.ndarray], *, lr: float, momentum: float = 0.9,
          weight_decay: float = 0.0, trust_coefficient: float = 1e-3, eps: float = 0.0,
