@@ -63,6 +63,29 @@ def test_grad_scale_divides_the_grads_in_the_kernel(cfg, dtype):
         np.testing.assert_array_equal(sa[k], sb[k], err_msg=str(k))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name, kw", [("Adam", dict(lr=0.01)), ("SGD", dict(lr=0.1, momentum=0.9)),
+                                      ("LAMB", dict(state_dtype=np.float32))])
+def test_grad_scale_on_16_bit_grads(name, kw, dtype):
+    """16-bit grads: unscaled in float32 registers (a power of two) or out of copies (any
+    other scale, rounded to the dtype as torch's g / scale is): bitwise the step on those
+    grads."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dt = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(np.float16)
+    rng = np.random.default_rng(25)
+    params = [p.astype(dt) for p in make_params(rng, SHAPES, np.float32)]
+    ours, twin = [p.copy() for p in params], [p.copy() for p in params]
+    a, b = getattr(fusedoptim, name)(ours, **kw), getattr(fusedoptim, name)(twin, **kw)
+    for s in (1024.0, 3.0, 0.25):
+        grads = [np.asarray(g * np.float32(s)).astype(dt)
+                 for g in make_grads(rng, make_params(rng, SHAPES, np.float32))]
+        a.step(grads, grad_scale=s)
+        # a power of two: exact in float32 and in the 16-bit dtype alike
+        b.step([np.asarray(g.astype(np.float32) / np.float32(s)).astype(dt) for g in grads])
+        for x, y in zip(ours, twin):
+            np.testing.assert_array_equal(x.view(np.uint16), y.view(np.uint16))
+
+
 def test_a_power_of_two_scale_gives_the_unscaled_step():
     rng = np.random.default_rng(12)
     params = make_params(rng, SHAPES, np.float32)

@@ -27,7 +27,7 @@ import pytest
 
 import fusedoptim as fo
 import fusedoptim.reference as R
-from registry import CONFIGS, IDS, SMALL_SHAPES, shapes_for
+from registry import CONFIGS, IDS, SMALL_SHAPES, shapes_for, sign_tie_slack
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 torch = pytest.importorskip("torch")
@@ -38,6 +38,11 @@ HALF = [F16, BF16]
 HALF_IDS = ["float16", "bfloat16"]
 SHAPES = SMALL_SHAPES + [(70001,)]
 MULTI_PASS = {"LAMB", "LARS", "Adafactor", "Muon"}
+#: float32 and float64 params only: Adafactor's kernels are its own, Muon's Newton-Schulz
+#: iteration runs in the arrays' dtype
+WIDE_ONLY = {"Adafactor", "Muon"}
+#: 16-bit params with float32 state only: LAMB's second pass re-reads its moments
+WIDE_STATE = {"LAMB"}
 
 
 def ulps(a, b):
@@ -56,13 +61,13 @@ def max_ulps(a, b):
     return int(d.max()) if d.size else 0
 
 
-def check_ulps(actual, expect, scale, what, stats):
+def check_ulps(actual, expect, scale, what, stats, bound=1, tie=0.0):
     """actual within 1 ulp of expect, or within the cancellation slack (module docstring);
     stats collects the largest ulp distance and the count of slack elements."""
     d = np.atleast_1d(ulps(actual, expect))
-    off = d > 1
+    off = d > bound
     diff = np.atleast_1d(np.abs(actual.astype(np.float64) - expect.astype(np.float64)))
-    slack = 2.0 ** -20 * scale
+    slack = max(2.0 ** -20 * scale, tie)  # tie: Lion's sign ties (registry.sign_tie_slack)
     assert np.all(diff[off] <= slack), f"{what}: {int(d.max())} ulps, {diff.max()} > {slack}"
     stats["max_ulps"] = max(stats["max_ulps"], int(d[~off].max()) if (~off).any() else 0)
     stats["slack"] += int(off.sum())
@@ -83,41 +88,68 @@ def from_torch(t, dtype):
 
 
 # ------------------------------------------------------------- (a) against torch's fused
-# SGD and Adagrad: the reference differs from torch's fused CPU kernels by several ulps
-# from the first step (6 float16 ulps for SGD with momentum); not yet explained: xfail.
-_UNEXPLAINED = pytest.mark.xfail(reason="reference vs torch fused SGD/Adagrad in 16-bit: "
-                                        "several ulps apart from step 1, not yet explained")
+# torch 2.13's fused CPU SGD leaves the vectorised part of a float16/bfloat16 tensor
+# unchanged (only the scalar tail of fewer than 16 elements is updated; see the check
+# below): SGD is compared on tensors of fewer than 16 elements, which torch updates whole.
+# torch's fused Adagrad rounds clr * g / std to the 16-bit dtype before subtracting it
+# (not "opmath"): its params may differ from ours by that one rounding of the update.
 TORCH_CASES = [
     ("Adam", dict(lr=1e-2)),
     ("AdamW", dict(lr=1e-2, weight_decay=0.1)),
-    pytest.param("SGD", dict(lr=0.1, momentum=0.9), marks=_UNEXPLAINED),
-    pytest.param("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-                 marks=_UNEXPLAINED),
-    pytest.param("Adagrad", dict(lr=0.1), marks=_UNEXPLAINED),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adagrad", dict(lr=0.1)),
 ]
 TORCH_IDS = ["Adam", "AdamW", "SGD-momentum", "SGD-nesterov", "Adagrad"]
 TORCH_BUFFERS = {"Adam": ("exp_avg", "exp_avg_sq"), "AdamW": ("exp_avg", "exp_avg_sq"),
                  "SGD": ("momentum_buffer",), "Adagrad": ("sum",)}
+TAIL_SHAPES = [(), (1,), (7,), (15,), (3, 5), (2, 7)]  # each under 16 elements
+#: unit roundoff of each 16-bit dtype: one rounding of a value x is within u * |x|
+ROUNDOFF = {"float16": 2.0 ** -11, "bfloat16": 2.0 ** -8}
+#: float32's ulp times 2^shift is the 16-bit dtype's ulp (23 - its mantissa bits)
+ULP_SHIFT = {"float16": 13, "bfloat16": 16}
 
 
+def test_torch_fused_sgd_skips_the_vector_part_of_16_bit_tensors():
+    """The reason SGD is compared on small tensors: if a torch release fixes this, the
+    SGD comparison should move to SHAPES."""
+    p = torch.ones(100, dtype=torch.bfloat16, requires_grad=True)
+    p.grad = torch.ones(100, dtype=torch.bfloat16)
+    torch.optim.SGD([p], lr=0.5, fused=True).step()
+    assert int((p == 1).sum()) == 96  # 100 - 100 % 16 left as they were
+
+
+@pytest.mark.parametrize("impl", ["native", "reference"])
 @pytest.mark.parametrize("dtype", HALF, ids=HALF_IDS)
 @pytest.mark.parametrize("name,kw", TORCH_CASES, ids=TORCH_IDS)
-def test_reference_matches_torch_fused_within_one_ulp(name, kw, dtype):
+def test_matches_torch_fused_within_one_ulp(name, kw, dtype, impl):
+    """100 steps, each from torch's params and state: every param and state element within
+    1 ulp of torch's (or within the cancellation slack of the module docstring); for
+    Adagrad's params, or within one 16-bit rounding of torch's update."""
     rng = np.random.default_rng(7)
-    params = make(rng, SHAPES, dtype)
+    shapes = TAIL_SHAPES if name == "SGD" else SHAPES
+    params = make(rng, shapes, dtype)
     tparams = [to_torch(p).requires_grad_() for p in params]
     topt = getattr(torch.optim, name)(tparams, fused=True, **kw)
-    opt = getattr(R, name)(params, **kw)
+    opt = getattr(fo if impl == "native" else R, name)(params, **kw)
     stats = dict(max_ulps=0, slack=0, elements=0)
     for step in range(100):
-        grads = make(rng, SHAPES, dtype, scale=0.5)
+        grads = make(rng, shapes, dtype, scale=0.5)
         for t, g in zip(tparams, grads):
             t.grad = to_torch(g)
+        before = [p.astype(np.float32) for p in params]
         topt.step()
         opt.step(grads)
         for i, (p, t) in enumerate(zip(params, tparams)):
             expect = from_torch(t, dtype)
-            arrays = [(p, expect, "param")]
+            if name == "Adagrad":  # torch's update rounded once to the dtype
+                update = np.abs(expect.astype(np.float32) - before[i])
+                diff = np.abs(p.astype(np.float32) - expect.astype(np.float32))
+                one_ulp = np.abs(np.spacing(expect.astype(np.float32))) * 2.0 ** ULP_SHIFT[dtype.name]
+                assert np.all(diff <= 2 * ROUNDOFF[dtype.name] * update + one_ulp), \
+                    f"step {step + 1}, param {i}"
+                p[...] = expect
+            arrays = [] if name == "Adagrad" else [(p, expect, "param")]
             for b in TORCH_BUFFERS[name]:
                 assert opt.state[i][b].dtype == dtype
                 arrays.append((opt.state[i][b], from_torch(topt.state[tparams[i]][b], dtype), b))
@@ -164,6 +196,8 @@ def test_float32_state_for_bfloat16_params_matches_hand_computed_adam():
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_every_buffer_in_state_dtype(cfg, state_dtype):
     name, kw = cfg
+    if name in WIDE_ONLY or (name in WIDE_STATE and state_dtype != np.float32):
+        pytest.skip(f"{name} refuses 16-bit state (test_16_bit_refused_where_it_cannot_work)")
     rng = np.random.default_rng(2)
     shapes = shapes_for(name, SMALL_SHAPES)
     params = make(rng, shapes, BF16)
@@ -265,7 +299,25 @@ def test_float64_state_only_for_float64_params():
         fo.Adam([np.ones(3, np.float32)], state_dtype=np.float64)
 
 
-@pytest.mark.parametrize("cls", [c for c in fo.optim.__all__ if c != "Optimizer"])
+def test_16_bit_refused_where_it_cannot_work():
+    """Adafactor (its own kernels) and Muon (Newton-Schulz in the arrays' dtype) take no
+    16-bit params; LAMB no 16-bit state (its update pass re-reads the moments, and a
+    float16 v underflows to 0 there). Each refused by name when the optimizer is made."""
+    for name in sorted(WIDE_ONLY):
+        with pytest.raises(TypeError, match=rf"params\[0\].*{name} runs on float32 and float64"):
+            getattr(fo, name)([np.ones((3, 2), BF16)])
+        with pytest.raises(ValueError, match="state_dtype"):
+            getattr(fo, name)([np.ones((3, 2), np.float32)], state_dtype=BF16)
+    with pytest.raises(ValueError, match="state_dtype.*pass state_dtype=np.float32"):
+        fo.LAMB([np.ones(3, np.float16)])
+    with pytest.raises(ValueError, match="state_dtype"):
+        fo.LAMB([np.ones(3, np.float32)], state_dtype=np.float16)
+    assert fo.LAMB([np.ones(3, BF16)], state_dtype=np.float32).state_dtype == np.float32
+    assert fo.Adafactor([np.ones((3, 2), np.float32)], state_dtype=np.float32).state_dtype == np.float32
+
+
+@pytest.mark.parametrize("cls", [c for c in fo.optim.__all__
+                                 if c not in ("Optimizer",) + tuple(WIDE_ONLY | WIDE_STATE)])
 def test_every_first_order_class_takes_state_dtype(cls):
     shape = (3, 2)
     kw = {"lr": 0.1} if cls == "LARS" else {}
@@ -274,22 +326,14 @@ def test_every_first_order_class_takes_state_dtype(cls):
 
 
 # ------------------------------------------------------- (e) native against the reference
-def native_takes(dtype):
-    """Whether the native kernels take this 16-bit dtype (found by trying)."""
-    try:
-        fo.SGD([np.ones(3, dtype)], lr=1).step([np.ones(3, dtype)])
-    except TypeError as exc:
-        return str(exc)
-    return None
-
-
 @pytest.mark.parametrize("dtype", HALF, ids=HALF_IDS)
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_native_matches_reference(cfg, dtype):
-    refused = native_takes(dtype)
-    if refused is not None:
-        pytest.skip(f"the native layer does not take {dtype} params yet: {refused}")
     name, kw = cfg
+    if name in WIDE_ONLY:
+        pytest.skip(f"{name} refuses 16-bit params (test_16_bit_refused_where_it_cannot_work)")
+    if name in WIDE_STATE:
+        kw = dict(kw, state_dtype=np.float32)
     bound = 4 if name in MULTI_PASS else 1
     rng = np.random.default_rng(6)
     shapes = shapes_for(name, SHAPES)
@@ -297,19 +341,26 @@ def test_native_matches_reference(cfg, dtype):
     ref_params = [p.copy() for p in params]
     opt = getattr(fo, name)(params, **kw)
     ref = getattr(R, name)(ref_params, **kw)
+    stats = dict(max_ulps=0, slack=0, elements=0)
     for step in range(10):
         grads = make(rng, shapes, dtype, scale=0.5)
         opt.step(grads)
         ref.step(grads)
         for i, (p, q) in enumerate(zip(params, ref_params)):
-            assert max_ulps(p, q) <= bound, f"step {step + 1}, param {i}"
+            g_max = float(np.max(np.abs(grads[i].astype(np.float32)), initial=0))
+            scale = max(g_max, float(np.max(np.abs(q.astype(np.float32)), initial=0)))
+            check_ulps(p, q, scale, f"step {step + 1}, param {i}", stats, bound,
+                       sign_tie_slack(cfg) or 0.0)
             for k, v in opt.state[i].items():
                 if k == "step" or v.dtype.itemsize != 2:
                     continue
-                assert max_ulps(v, ref.state[i][k]) <= bound, f"step {step + 1}, {i}, {k}"
+                want = ref.state[i][k]
+                s_scale = max(g_max, float(np.max(np.abs(want.astype(np.float32)), initial=0)))
+                check_ulps(v, want, s_scale, f"step {step + 1}, {i}, {k}", stats, bound)
         ref.load_state_dict(opt.state_dict())  # the next step from the same state
         for p, q in zip(params, ref_params):
             q[...] = p
+    assert stats["slack"] <= max(1, stats["elements"] // 1000), stats
 
 
 # ------------------------------------------------------------------ (f) bytes of state

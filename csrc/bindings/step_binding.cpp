@@ -34,8 +34,10 @@ void bind_step(py::module_& m) {
       [](const py::list& works) {
         Parsed p = parse_all(works);
         check_appliable(p, true);
+        bind_cpu_kernels(p.launches);  // the conversions of 16-bit operands
         const KernelTable& table = active_table();
-        for (Launch& l : p.launches) l.sums = l.elem_size == 4 ? table.s32[l.family] : table.s64[l.family];
+        for (Launch& l : p.launches)
+          l.sums = l.mixed || l.elem_size == 4 ? table.s32[l.family] : table.s64[l.family];
         const int threads = get_num_threads();
         std::vector<double> sums;
         {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -69,9 +70,9 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   // bind_cpu_kernels, a reduction's own table, or the CUDA launcher).
   constexpr int kTypes = 4;
   Launch by_type[kTypes * kTypes];
-  // 16-bit params, grads and state: host updates that do not sum (their float32 rule
-  // runs over converted tiles, engine/mixed_apply.cpp).
-  const bool half = &kind == &kHostArrays && family < kNumFamilies && spec.n_sums == 0;
+  // 16-bit params, grads and state: host updates (their float32 rule runs over converted
+  // tiles, engine/mixed_apply.cpp).
+  const bool half = &kind == &kHostArrays && family < kNumFamilies;
 
   out.work_begin.push_back(static_cast<int>(out.tensors.size()));
   const int base = static_cast<int>(out.launches.size());
@@ -101,7 +102,9 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
       if (k > 0) {
         what = Label{op.name, &names, i};
         view = kind.view(lists[k][i], what);
-        if (k == 1 || dt == DType::F64) {
+        // Grads come in their param's dtype; the other operands are state (LAMB's update
+        // pass reads its moments as operand 1).
+        if (dt == DType::F64 || std::strcmp(op.name, "grads") == 0) {
           check_matches(view, what, param, dt);
         } else {
           const DType st = step_dtype(view, what, half);

@@ -25,7 +25,10 @@ constexpr std::size_t kTile = 256;
 constexpr std::size_t kPad = 16;
 }  // namespace
 
-void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
+namespace {
+// The tiles of one segment: run(tile pointers, m) between the loads and the stores.
+template <class Run>
+void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run) {
   alignas(64) float buf[kMaxOperands][kTile + kPad];
   const int K = l.n_operands;
   for (std::size_t off = 0; off < n; off += kTile) {
@@ -41,11 +44,25 @@ void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
         tile[k] = buf[k];
       }
     }
-    l.fn(l.hyper, tile, m);
+    run(tile, m);
     for (int k = 0; k < K; ++k)
       if (ptrs[k] && l.elem[k] != kElemF32 && (l.written >> k & 1u))
         l.store[k](buf[k], static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]), m);
   }
+}
+}  // namespace
+
+void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
+  each_tile(l, ptrs, n, [&](void* const* tile, std::size_t m) { l.fn(l.hyper, tile, m); });
+}
+
+void mixed_sums(const Launch& l, void* const* ptrs, std::size_t n, double* out) {
+  for (int k = 0; k < kMaxSums; ++k) out[k] = 0.0;
+  each_tile(l, ptrs, n, [&](void* const* tile, std::size_t m) {
+    double part[kMaxSums] = {};
+    l.sums(l.hyper, tile, m, part);
+    for (int k = 0; k < kMaxSums; ++k) out[k] += part[k];  // in tile order: fixed
+  });
 }
 
 }  // namespace fusedoptim

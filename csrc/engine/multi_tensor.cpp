@@ -123,7 +123,11 @@ std::vector<double> multi_tensor_apply_sums(const std::vector<Launch>& launches,
   const std::vector<Segment> segments = cut(launches, total);
   std::vector<double> partial(segments.size() * kMaxSums, 0.0);
   each_segment(segments, total, num_threads, [&](std::size_t k, void* const* ptrs) {
-    segments[k].launch->sums(segments[k].launch->hyper, ptrs, segments[k].n, &partial[k * kMaxSums]);
+    const Launch& l = *segments[k].launch;
+    if (l.mixed)
+      mixed_sums(l, ptrs, segments[k].n, &partial[k * kMaxSums]);
+    else
+      l.sums(l.hyper, ptrs, segments[k].n, &partial[k * kMaxSums]);
   });
   // Segments come in launch and tensor order, a tensor's chunks in order.
   std::size_t n_tensors = 0;

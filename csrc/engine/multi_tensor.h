@@ -67,6 +67,9 @@ struct Launch {
 // One segment of a mixed launch: tiles of its operands converted to float32, the
 // launch's float32 kernel over them, written operands rounded back (mixed_apply.cpp).
 void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n);
+// The same for an update that also sums (SumFn): out[0..kMaxSums) the segment's sums,
+// its tiles' sums added in order.
+void mixed_sums(const Launch& l, void* const* ptrs, std::size_t n, double* out);
 
 // Runs every launch over all its tensors. Elementwise rules make the result
 // independent of the thread count, bit for bit.

@@ -33,10 +33,8 @@ class Adafactor(Optimizer):
     (``p.shape[:-2] + (1, n)``), or ``variance``. ``eps=(None, 1e-3)``: None is the
     param dtype's machine epsilon. NumPy arrays only (no CUDA kernels yet).
 
-    ``state_dtype`` applies to row_var, col_var and variance alike (None: the param's
-    dtype, as torch keeps them). The factored statistics are small (rows + columns per
-    matrix), so ``state_dtype=np.float32`` for 16-bit params costs little memory and
-    keeps the second-moment estimate at float32's precision.
+    float32 and float64 params only (its kernels are its own): float16 and bfloat16 params
+    are refused, and ``state_dtype`` may only be None or the params' own dtype.
     """
 
     _buffer_names = ("row_var", "col_var", "variance")
@@ -49,6 +47,16 @@ class Adafactor(Optimizer):
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
                                       weight_decay=weight_decay, maximize=maximize),
                          state_dtype=state_dtype)
+
+    def _check_state_dtype(self, arrays: list[Any], names: list[str]) -> None:
+        """Adafactor's native step (its own kernels, csrc/optimizers/adafactor_*) runs on
+        float32 and float64 only, its statistics in the param's dtype: 16-bit params and
+        any other state dtype are refused here, by name, before anything is made."""
+        self._refuse_16_bit(arrays, names, "its kernels are its own", params_too=True)
+        for p, name in zip(arrays, names):
+            if self.state_dtype is not None and self.state_dtype != p.dtype:
+                raise ValueError(f"state_dtype: Adafactor keeps its statistics in the param's "
+                                 f"dtype ({p.dtype} for params[{name}]), got {self.state_dtype}")
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         eps1, eps2 = C.pair(label("eps"), group["eps"])

@@ -111,7 +111,7 @@ class Optimizer:
         arrays, keys, names = G.group_arrays(group["params"], gi, self._keys, self._n)
         existing = [p for g in self.param_groups for p in g["params"]]
         backend = self._backend or _backends.for_arrays(arrays)
-        self._check_params(backend, existing + arrays, [str(i) for i in range(self._n)] + names)
+        backend.check_params(existing + arrays, [str(i) for i in range(self._n)] + names)
         self._check_state_dtype(arrays, names)
         for k, v in self.defaults.items():
             group.setdefault(k, v)
@@ -128,19 +128,10 @@ class Optimizer:
         self._groups.append(gs)
         self._version += 1
 
-    def _check_params(self, backend: Any, arrays: list[Any], names: list[str]) -> None:
-        """The native checks of the params (the reference twin stands in where the native
-        layer does not take 16-bit floats)."""
-        backend.check_params(arrays, names)
-
-    def _works(self, calls: list[Call]) -> list[Work]:
-        """The native layer's description of each call (the reference twin describes
-        float32 stand-ins of 16-bit arrays where the native layer does not take them)."""
+    @staticmethod
+    def _works(calls: list[Call]) -> list[Work]:
+        """The native layer's description of each call: what it checks and runs."""
         return [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
-
-    def _validate(self, works: list[Work]) -> None:
-        """The native checks of a step's works, nothing run."""
-        self._backend.validate(works)
 
     def _check_state_dtype(self, arrays: list[Any], names: list[str]) -> None:
         """state_dtype against the params' dtypes: float64 params keep float64 state (or
@@ -155,6 +146,22 @@ class Optimizer:
                         "None, np.float32, np.float16 or ml_dtypes.bfloat16")
                 raise ValueError(f"state_dtype: {sd} is not a state dtype for param {name} of "
                                  f"dtype {p.dtype}: state_dtype must be {want} for its params")
+
+    def _refuse_16_bit(self, arrays: list[Any], names: list[str], why: str,
+                       params_too: bool = False) -> None:
+        """For the optimizers that cannot keep 16-bit state (a pass re-reads it, or their
+        kernels are their own): 16-bit state, and with ``params_too`` 16-bit params,
+        refused by name before anything is made. ``why`` says why."""
+        cls = type(self).__name__
+        for p, name in zip(arrays, names):
+            if params_too and _half.is_half(p.dtype):
+                raise TypeError(f"params[{name}]: {cls} runs on float32 and float64 params only, "
+                                f"got {p.dtype} ({why})")
+            sd = self._state_dtype_of(p)
+            if _half.is_half(sd):
+                hint = "; pass state_dtype=np.float32" if _half.is_half(p.dtype) else ""
+                raise ValueError(f"state_dtype: {cls} keeps its state in float32 or float64 "
+                                 f"({why}), got {sd} for params[{name}]{hint}")
 
     def _state_dtype_of(self, p: Any) -> Any:
         """The dtype of p's state buffers: state_dtype, else p's own."""
@@ -289,7 +296,7 @@ class Optimizer:
         if dry_run:
             works = self._works(calls)
             if works:
-                self._validate(works)
+                self._backend.validate(works)
             return
         self._fast = None
         works = self._execute(calls, grad_scale)
@@ -316,7 +323,8 @@ class Optimizer:
     def _unscaled(self, g: Any, grad_scale: float) -> Any:
         """g / grad_scale as a new array of g's dtype (g itself is only read); what is not
         a float array is left for the checks to name."""
-        if not self._backend.is_array(g) or getattr(g.dtype, "kind", None) != "f":
+        if not self._backend.is_array(g) or not (getattr(g.dtype, "kind", None) == "f"
+                                                 or _half.is_bfloat16(g.dtype)):
             return g
         out = g / g.dtype.type(grad_scale)
         return out if self._backend.is_array(out) else np.asarray(out)  # 0-d: NumPy gives a scalar
@@ -331,7 +339,7 @@ class Optimizer:
             return works
         if self._functional is not F and self._backend.name != "host":
             raise TypeError("the reference optimizers run on NumPy arrays only")
-        self._validate(works)
+        self._backend.validate(works)
         for name, args, kw in calls:
             getattr(self._functional, name)(*args, **kw)
         return works

@@ -47,6 +47,14 @@ class LAMB(Optimizer):
     def _needed_buffers(self, h: Hyper) -> BufferInits:
         return (("exp_avg", self._zeros_like), ("exp_avg_sq", self._zeros_like))
 
+    def _check_state_dtype(self, arrays: list[Any], names: list[str]) -> None:
+        """16-bit params take float32 state (state_dtype=np.float32): the update pass
+        re-reads the moments the first pass wrote, and a 16-bit v underflows there (below
+        6e-8 in float16 it is 0, and the step divides by eps)."""
+        super()._check_state_dtype(arrays, names)
+        self._refuse_16_bit(arrays, names, "its second pass re-reads the moments, which "
+                                           "would underflow in 16 bits")
+
     def _call(self, h: Hyper, params: list[Any], grads: list[Any],
               bufs: dict[str, list[Any]], key: Any, names: list[str]) -> Call:
         return ("lamb", (params, grads, bufs["exp_avg"], bufs["exp_avg_sq"], key),

@@ -39,10 +39,9 @@ class Muon(Optimizer):
     float64 this one follows torch's arithmetic to rounding. The BLAS threads are NumPy's
     (OPENBLAS_NUM_THREADS, threadpoolctl), not fusedoptim.set_num_threads'.
 
-    State: ``momentum_buffer`` (zeros at the start), no step count, in ``state_dtype``
-    (None: the param's dtype). For float16 and bfloat16 params the Newton-Schulz iteration
-    runs on float32 copies (NumPy has no fast 16-bit matmul), the momentum buffer and the
-    param rounded once when written.
+    State: ``momentum_buffer`` (zeros at the start), no step count, in the param's dtype
+    (``state_dtype``: None or that dtype). float32 and float64 params only: the iteration
+    runs in the arrays' dtype, where float16 overflows.
     """
 
     _buffer_names = ("momentum_buffer",)
@@ -81,6 +80,13 @@ class Muon(Optimizer):
 
     def _bucket_key(self, gs: GroupState, j: int, new: NewBuffers) -> Hashable:
         return 0  # nothing depends on the step count: one call per group
+
+    def _check_state_dtype(self, arrays: list[Any], names: list[str]) -> None:
+        """float32 and float64 only: the Newton-Schulz iteration runs in the arrays' dtype,
+        where float16 overflows."""
+        super()._check_state_dtype(arrays, names)
+        self._refuse_16_bit(arrays, names, "its Newton-Schulz iteration runs in the "
+                                           "arrays' dtype", params_too=True)
 
     def _call(self, h: Hyper, params: list[Any], grads: list[Any],
               bufs: dict[str, list[Any]], key: Any, names: list[str]) -> Call:

@@ -9,16 +9,14 @@ from typing import TypeVar
 
 from .. import optim as _optim
 from . import clip, functional, losses
-from ._half import CHECKS
 
 _Opt = TypeVar("_Opt", bound=_optim.Optimizer)
 
 
 def _twin(cls: type[_Opt]) -> type[_Opt]:
-    # CHECKS: 16-bit arrays checked by float32 stand-ins while the native layer refuses them
     doc = f"NumPy reference twin of fusedoptim.{cls.__name__}."
     return type(cls.__name__, (cls,), {"_functional": functional, "__module__": __name__,
-                                       "__doc__": doc, **CHECKS})
+                                       "__doc__": doc})
 
 
 SGD = _twin(_optim.SGD)

@@ -11,8 +11,6 @@ import numpy as np
 from .. import _native
 from .. import functional as F
 from .._typing import Names
-from .._half import finfo, is_half
-from ._half import native_takes_half, opmath
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: Any) -> np.ndarray:
@@ -29,28 +27,6 @@ def adafactor(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
               step: int, *, lr: float = 1e-2, beta2_decay: float = -0.8,
               eps1: float | None = None, eps2: float = 1e-3, d: float = 1.0,
               weight_decay: float = 0.0, maximize: bool = False, names: Names = None) -> None:
-    kw: dict[str, Any] = dict(lr=lr, beta2_decay=beta2_decay, eps2=eps2, d=d,
-                              weight_decay=weight_decay, maximize=maximize)
-    if eps1 is not None or not any(is_half(p.dtype) for p in params):
-        return _adafactor(params, grads, row_vars, col_vars, variances, step, eps1=eps1,
-                          names=names, **kw)
-    # eps1=None is each param's dtype's epsilon, a 16-bit one too, though the arithmetic
-    # is float32's: one param at a time (the checks of all first).
-    _native.validate([F.adafactor_work(params, grads, row_vars, col_vars, variances, step,
-                                       eps1=eps1, names=names, **kw)]) \
-        if native_takes_half() else None
-    for i, p in enumerate(params):
-        _adafactor([p], [grads[i]], [row_vars[i]], [col_vars[i]], [variances[i]], step,
-                   eps1=float(finfo(p.dtype).eps), names=None if names is None else [names[i]],
-                   **kw)
-
-
-@opmath
-def _adafactor(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
-               row_vars: Sequence[Any], col_vars: Sequence[Any], variances: Sequence[Any],
-               step: int, *, lr: float = 1e-2, beta2_decay: float = -0.8,
-               eps1: float | None = None, eps2: float = 1e-3, d: float = 1.0,
-               weight_decay: float = 0.0, maximize: bool = False, names: Names = None) -> None:
     _native.validate([F.adafactor_work(params, grads, row_vars, col_vars, variances, step, lr=lr,
                                        beta2_decay=beta2_decay, eps1=eps1, eps2=eps2, d=d,
                                        weight_decay=weight_decay, maximize=maximize,
