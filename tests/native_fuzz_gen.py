@@ -54,7 +54,7 @@ def _bad_host_array(data, shape, dtype, written, others=()):
         "device array": lambda: cai(np.zeros(shape, dtype)),
         "int64": lambda: np.zeros(shape, np.int64),
         "int32": lambda: np.zeros(shape, np.int32),
-        "float16": lambda: np.zeros(shape, np.float16),
+        "uint16": lambda: np.zeros(shape, np.uint16),  # float16 is a valid state dtype
         "complex": lambda: np.zeros(shape, np.complex128),
         "bool": lambda: np.zeros(shape, bool),
         "object": lambda: np.full(shape, 1.0, object),

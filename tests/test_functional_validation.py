@@ -217,7 +217,7 @@ CLIP_BAD = [
      ValueError, r"grads\[1\].*read-only"),
     ("non-contiguous grad", lambda c, g: c.clip_grad_value_([g[0], np.ones((3, 4))[:, ::2]], 0.1),
      ValueError, r"grads\[1\].*contiguous"),
-    ("float16 grad", lambda c, g: c.clip_grad_norm_([g[0], np.ones(2, np.float16)], 0.1),
+    ("int32 grad", lambda c, g: c.clip_grad_norm_([g[0], np.ones(2, np.int32)], 0.1),
      TypeError, r"grads\[1\]"),
     ("negative max_norm", lambda c, g: c.clip_grad_norm_(g, -1.0), ValueError, "max_norm"),
     ("NaN max_norm", lambda c, g: c.clip_grad_norm_(g, math.nan), ValueError, "max_norm"),

@@ -116,12 +116,10 @@ class DevicePlan {
 
   int size() const { return static_cast<int>(p_.tensors.size()); }
 
-  void run(const py::list& grads, const py::list& scalars, double grad_scale,
-           std::uintptr_t stream) {
+  void run(const py::list& grads, const py::list& scalars, std::uintptr_t stream) {
     if (static_cast<int>(PyList_GET_SIZE(grads.ptr())) != size()) throw StalePlan();
     watch_.check();
     set_scalars(p_, watch_.works(), scalars.ptr());
-    set_grad_scale(p_, grad_scale);
     for (const Held& h : held_) {
       try {
         const ArrayView v = kDeviceArrays.view(h.obj, Label{"arrays", nullptr, Label::kWhole});
@@ -348,12 +346,8 @@ PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
   py::register_local_exception<StalePlan>(m, "StalePlan");
   m.def(
       "run",
-      [](const py::list& works, double grad_scale, std::uintptr_t stream) {
-        Parsed p = parse_device(works);
-        set_grad_scale(p, grad_scale);
-        apply(p, stream);
-      },
-      py::arg("works"), py::arg("grad_scale") = 1.0, py::arg("stream") = 0,
+      [](const py::list& works, std::uintptr_t stream) { apply(parse_device(works), stream); },
+      py::arg("works"), py::arg("stream") = 0,
       "Check every work completely, then enqueue all of them on `stream` (a cudaStream_t "
       "as an int; 0: the default stream). Does not wait for the GPU.");
   m.def(
@@ -416,10 +410,9 @@ PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
            [](py::handle self) { return constructed<DevicePlan>(self, "Plan").size(); })
       .def("run",
            [](py::handle self, const py::list& grads, const py::list& scalars,
-              double grad_scale, std::uintptr_t stream) {
-             constructed<DevicePlan>(self, "Plan").run(grads, scalars, grad_scale, stream);
+              std::uintptr_t stream) {
+             constructed<DevicePlan>(self, "Plan").run(grads, scalars, stream);
            },
-           py::arg("grads"), py::arg("scalars"), py::arg("grad_scale") = 1.0,
-           py::arg("stream") = 0,
+           py::arg("grads"), py::arg("scalars"), py::arg("stream") = 0,
            "As the host Plan.run, enqueued on `stream`.");
 }

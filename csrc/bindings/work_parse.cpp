@@ -23,8 +23,9 @@ py::sequence as_list(py::handle h, const std::string& what) {
 
 void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind, Parsed& out) {
   const std::string wname = "work " + std::to_string(work_index);
-  if (!py::isinstance<py::tuple>(work_h) || py::len(work_h) != 5)
-    throw py::type_error(wname + ": expected a tuple (family, flags, scalars, operands, names)");
+  if (!py::isinstance<py::tuple>(work_h) || (py::len(work_h) != 5 && py::len(work_h) != 6))
+    throw py::type_error(wname + ": expected a tuple (family, flags, scalars, operands, names"
+                                 "[, masters])");
   py::tuple work = py::reinterpret_borrow<py::tuple>(work_h);
   const int family = static_cast<int>(int_arg(work[0], wname + ": family", 0, kNumSpecs - 1));
   const FamilySpec& spec = family_spec(family);
@@ -55,6 +56,19 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   if (!names.is_none() && py::len(names) != n)
     throw py::value_error(wname + ": names has " + std::to_string(py::len(names)) +
                           " entries for " + std::to_string(n) + " params");
+  // Float32 master copies of 16-bit params (optional): the rule updates the master and
+  // the param is its rounding (engine/mixed_apply.cpp). None, or one entry per param:
+  // None (no master) or a float32 array of the param's shape.
+  py::sequence masters;
+  const bool has_masters = py::len(work) == 6 && !work[5].is_none();
+  if (has_masters) {
+    if (&kind != &kHostArrays || family >= kNumFamilies)
+      throw py::value_error(wname + ": master copies are for host updates only");
+    masters = as_list(work[5], "masters");
+    if (py::len(masters) != n)
+      throw py::value_error("masters: has " + std::to_string(py::len(masters)) +
+                            " entries but params has " + std::to_string(n));
+  }
   for (int k = 0; k < spec.n_operands; ++k) {
     const OperandSpec& op = spec.operands[k];
     used[k] = op.needs == 0 || (hyper.flags & op.needs);
@@ -68,11 +82,11 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   // One launch per (param dtype, state dtype) pair, in that order (float32 first, as
   // before 16-bit dtypes). Kernels are bound by the caller (engine/dispatch.h's
   // bind_cpu_kernels, a reduction's own table, or the CUDA launcher).
-  constexpr int kTypes = 4;
-  Launch by_type[kTypes * kTypes];
+  constexpr int kTypes = 4, kCombos = kTypes * kTypes * 2;  // x2: with master copies
+  Launch by_type[kCombos];
   // 16-bit params, grads and state: host updates (their float32 rule runs over converted
   // tiles, engine/mixed_apply.cpp).
-  const bool half = &kind == &kHostArrays && family < kNumFamilies;
+  const bool half = &kind == &kHostArrays && (family < kNumFamilies || family == kReduce);
 
   out.work_begin.push_back(static_cast<int>(out.tensors.size()));
   const int base = static_cast<int>(out.launches.size());
@@ -136,15 +150,36 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
       else
         out.grads.push_back(a->obj);
     }
+    bool master = false;
+    if (has_masters && !masters[i].is_none()) {
+      const Label mname{"masters", &names, i};
+      const ArrayView m = kind.view(masters[i], mname);
+      if (dt != DType::F16 && dt != DType::BF16)
+        throw py::value_error(mname.str() + ": a master copy is kept for float16 and bfloat16 "
+                                            "params only, this param is " + dtype_str(param));
+      if (step_dtype(m, mname, false) != DType::F32)
+        throw py::type_error(mname.str() + ": dtype " + dtype_str(m) + " must be float32");
+      check_same_shape(m, mname, param);
+      check_layout(m, mname, true, kind);
+      slot.ptr[kMasterSlot] = m.data;
+      if (m.nbytes() > 0) {
+        const auto lo = reinterpret_cast<std::uintptr_t>(m.data);
+        out.written.push_back({lo, lo + m.nbytes(), mname});
+      }
+      out.written_arrays.push_back(m.obj);
+      master = true;
+    }
     const int pt = static_cast<int>(dt);
-    const int combo = pt * kTypes + (state_type < 0 ? pt : state_type);
+    const int types = pt * kTypes + (state_type < 0 ? pt : state_type);
+    const int combo = types * 2 + (master ? 1 : 0);
     Launch& l = by_type[combo];
     if (l.tensors.empty()) {
       l.family = family;
       l.hyper = hyper;
       l.n_operands = spec.n_operands;
       l.elem_size = elem_bytes(pt);
-      l.mixed = combo != kElemF32 * (kTypes + 1) && combo != kElemF64 * (kTypes + 1);
+      l.mixed = types != kElemF32 * (kTypes + 1) && types != kElemF64 * (kTypes + 1);
+      l.master = master;
       l.written = spec.written_mask();
       for (int k = 0; k < kMaxOperands; ++k) l.elem[k] = elem[k];
     }
@@ -153,9 +188,9 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
     out.tensors.push_back({combo, static_cast<int>(l.tensors.size()), param.obj.ptr()});
     l.tensors.push_back(slot);
   }
-  int index[kTypes * kTypes];
+  int index[kCombos];
   std::vector<int> launches_of_work;
-  for (int c = 0, next = base; c < kTypes * kTypes; ++c) {
+  for (int c = 0, next = base; c < kCombos; ++c) {
     index[c] = by_type[c].tensors.empty() ? -1 : next++;
     if (index[c] >= 0) launches_of_work.push_back(index[c]);
   }

@@ -31,29 +31,75 @@ template <class Run>
 void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run) {
   alignas(64) float buf[kMaxOperands][kTile + kPad];
   const int K = l.n_operands;
+  const float unscale = static_cast<float>(l.hyper.grad_unscale);  // a power of two: exact
   for (std::size_t off = 0; off < n; off += kTile) {
     const std::size_t m = n - off < kTile ? n - off : kTile;
     void* tile[kMaxOperands] = {};
     for (int k = 0; k < K; ++k) {
       if (!ptrs[k]) continue;  // an operand the flags do not use
       char* at = static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]);
-      if (l.elem[k] == kElemF32) {
+      if (k == 0 && l.master) {  // the rule works on the float32 master, in place
+        tile[0] = static_cast<float*>(ptrs[kMasterSlot]) + off;
+      } else if (l.elem[k] == kElemF32) {
         tile[k] = at;
       } else {
         l.load[k](at, buf[k], m);
         tile[k] = buf[k];
       }
     }
+    if (unscale != 1.0f && tile[1]) {  // loss scaling: the grads' tile times 1 / scale
+      const float* g = static_cast<const float*>(tile[1]);
+      for (std::size_t i = 0; i < m; ++i) buf[1][i] = g[i] * unscale;
+      tile[1] = buf[1];
+    }
     run(tile, m);
     for (int k = 0; k < K; ++k)
       if (ptrs[k] && l.elem[k] != kElemF32 && (l.written >> k & 1u))
-        l.store[k](buf[k], static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]), m);
+        l.store[k](static_cast<const float*>(tile[k]),
+                   static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]), m);
   }
 }
 }  // namespace
 
+// A float32 or float64 launch with loss scaling: the same tiles for operand 1 only, the
+// rule reading g * (1 / scale), exact for a power of two, as torch's g / scale.
+template <typename T>
+void scaled_tiles(const Launch& l, void* const* ptrs, std::size_t n) {
+  alignas(64) T buf[kTile];
+  const T unscale = static_cast<T>(l.hyper.grad_unscale);
+  void* tile[kMaxOperands];
+  for (std::size_t off = 0; off < n; off += kTile) {
+    const std::size_t m = n - off < kTile ? n - off : kTile;
+    for (int k = 0; k < l.n_operands; ++k)
+      tile[k] = ptrs[k] ? static_cast<T*>(ptrs[k]) + off : nullptr;
+    const T* g = static_cast<const T*>(ptrs[1]) + off;
+    for (std::size_t i = 0; i < m; ++i) buf[i] = g[i] * unscale;
+    tile[1] = buf;
+    l.fn(l.hyper, tile, m);
+  }
+}
+
+void scaled_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
+  if (l.elem_size == 4)
+    scaled_tiles<float>(l, ptrs, n);
+  else
+    scaled_tiles<double>(l, ptrs, n);
+}
+
 void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
   each_tile(l, ptrs, n, [&](void* const* tile, std::size_t m) { l.fn(l.hyper, tile, m); });
+}
+
+double mixed_reduce(const Launch& l, void* const* ptrs, std::size_t n) {
+  double r = 0.0;
+  each_tile(l, ptrs, n, [&](void* const* tile, std::size_t m) {
+    const double part = l.reduce(l.hyper, tile, m);
+    if (l.reduce_kind == kMaxAbs)
+      r = (r != r || part != part) ? (r != r ? r : part) : (part > r ? part : r);
+    else
+      r += part;
+  });
+  return r;
 }
 
 void mixed_sums(const Launch& l, void* const* ptrs, std::size_t n, double* out) {

@@ -40,6 +40,7 @@ void segment_ptrs(const Segment& s, void** ptrs) {
     const std::size_t size = l.mixed ? elem_bytes(l.elem[k]) : l.elem_size;
     ptrs[k] = t.ptr[k] ? static_cast<char*>(t.ptr[k]) + s.offset * size : nullptr;
   }
+  if (l.master) ptrs[kMasterSlot] = static_cast<float*>(t.ptr[kMasterSlot]) + s.offset;
 }
 
 void run_segment(const Segment& s) {
@@ -47,6 +48,8 @@ void run_segment(const Segment& s) {
   segment_ptrs(s, ptrs);
   if (s.launch->mixed)
     mixed_chunk(*s.launch, ptrs, s.n);
+  else if (s.launch->hyper.grad_unscale != 1.0)
+    scaled_chunk(*s.launch, ptrs, s.n);
   else
     s.launch->fn(s.launch->hyper, ptrs, s.n);
 }
@@ -113,7 +116,8 @@ std::vector<double> multi_tensor_reduce(const std::vector<Launch>& launches, int
   const std::vector<Segment> segments = cut(launches, total);
   std::vector<double> partial(segments.size());
   each_segment(segments, total, num_threads, [&](std::size_t k, void* const* ptrs) {
-    partial[k] = segments[k].launch->reduce(segments[k].launch->hyper, ptrs, segments[k].n);
+    const Launch& l = *segments[k].launch;
+    partial[k] = l.mixed ? mixed_reduce(l, ptrs, segments[k].n) : l.reduce(l.hyper, ptrs, segments[k].n);
   });
   return partial;
 }

@@ -40,6 +40,10 @@ constexpr std::size_t elem_bytes(int t) { return t == kElemF64 ? 8 : t == kElemF
 using LoadFn = void (*)(const void* src, float* dst, std::size_t n);
 using StoreFn = void (*)(const float* src, void* dst, std::size_t n);
 
+// A 16-bit param's float32 master copy rides in the last pointer of its slot: no
+// family has that many operands (static_assert in kernel_common.h's rule_loop).
+constexpr int kMasterSlot = kMaxOperands - 1;
+
 struct TensorSlot {
   void* ptr[kMaxOperands];
   std::size_t numel;
@@ -58,6 +62,10 @@ struct Launch {
   // Mixed launches only (see ElemType): each operand's storage, the operands the rule
   // may write (bit k: operand k), and the conversions of the 16-bit ones (bound with fn).
   bool mixed = false;
+  // Every param of the launch has a float32 master copy (TensorSlot::ptr[kMasterSlot]):
+  // the rule reads and writes the master, and the param is stored as its rounding.
+  bool master = false;
+  int reduce_kind = -1;  // a reduction's enum Reduction: how mixed_reduce adds its tiles
   std::uint8_t elem[kMaxOperands] = {};
   unsigned written = 0;
   LoadFn load[kMaxOperands] = {};
@@ -67,9 +75,15 @@ struct Launch {
 // One segment of a mixed launch: tiles of its operands converted to float32, the
 // launch's float32 kernel over them, written operands rounded back (mixed_apply.cpp).
 void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n);
+// A float32 / float64 segment with loss scaling (Hyper::grad_unscale != 1): the rule
+// over tiles whose grads are multiplied by grad_unscale first.
+void scaled_chunk(const Launch& l, void* const* ptrs, std::size_t n);
 // The same for an update that also sums (SumFn): out[0..kMaxSums) the segment's sums,
 // its tiles' sums added in order.
 void mixed_sums(const Launch& l, void* const* ptrs, std::size_t n, double* out);
+// The same for a reduction (ReduceFn): its tiles' results combined in order, as
+// combine_partials does (the largest for max |x|, NaN first; else the sum).
+double mixed_reduce(const Launch& l, void* const* ptrs, std::size_t n);
 
 // Runs every launch over all its tensors. Elementwise rules make the result
 // independent of the thread count, bit for bit.

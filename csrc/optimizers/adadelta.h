@@ -34,7 +34,7 @@ struct AdadeltaRule {
   T rho, one_minus_rho, eps, neg_lr;
 
   explicit AdadeltaRule(const Hyper& h)
-      : prelude(h, 0.0, h.s[adadelta::WEIGHT_DECAY]),
+      : prelude(0.0, h.s[adadelta::WEIGHT_DECAY]),
         rho(static_cast<T>(h.s[adadelta::RHO])),
         one_minus_rho(static_cast<T>(1.0 - h.s[adadelta::RHO])),
         eps(static_cast<T>(h.s[adadelta::EPS])),

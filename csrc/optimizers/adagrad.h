@@ -31,7 +31,7 @@ struct AdagradRule {
   T neg_clr, eps;
 
   explicit AdagradRule(const Hyper& h)
-      : prelude(h, 0.0, h.s[adagrad::WEIGHT_DECAY]),
+      : prelude(0.0, h.s[adagrad::WEIGHT_DECAY]),
         neg_clr(static_cast<T>(-h.s[adagrad::CLR])),
         eps(static_cast<T>(h.s[adagrad::EPS])) {}
 

@@ -57,7 +57,7 @@ struct AdamRule {
   T beta2, one_minus_beta2, eps, neg_step_size, bc2_sqrt;
 
   explicit AdamRule(const Hyper& h)
-      : prelude(h, h.s[adam::LR], h.s[adam::WEIGHT_DECAY]),
+      : prelude(h.s[adam::LR], h.s[adam::WEIGHT_DECAY]),
         first(h.s[adam::BETA1]),
         beta2(static_cast<T>(h.s[adam::BETA2])),
         one_minus_beta2(static_cast<T>(1.0 - h.s[adam::BETA2])),

@@ -35,7 +35,7 @@ struct AdamaxRule {
   T beta2, eps, neg_clr;
 
   explicit AdamaxRule(const Hyper& h)
-      : prelude(h, 0.0, h.s[adamax::WEIGHT_DECAY]),
+      : prelude(0.0, h.s[adamax::WEIGHT_DECAY]),
         first(h.s[adamax::BETA1]),
         beta2(static_cast<T>(h.s[adamax::BETA2])),
         eps(static_cast<T>(h.s[adamax::EPS])),

@@ -35,7 +35,7 @@ struct AsgdRule {
   T decay, neg_eta, mu;
 
   explicit AsgdRule(const Hyper& h)
-      : prelude(h, 0.0, h.s[asgd::WEIGHT_DECAY]),
+      : prelude(0.0, h.s[asgd::WEIGHT_DECAY]),
         decay(static_cast<T>(1.0 - h.s[asgd::LAMBD] * h.s[asgd::ETA])),
         neg_eta(static_cast<T>(-h.s[asgd::ETA])),
         mu(static_cast<T>(h.s[asgd::MU])) {}

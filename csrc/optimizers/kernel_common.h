@@ -48,20 +48,15 @@ struct RuleTag {
 constexpr bool has(std::uint32_t F, std::uint32_t b) { return (F & b) != 0; }
 
 // What every first-order rule does first, once for all of them:
-//   g <- g * grad_unscale (loss scaling: Hyper::grad_unscale, the exact reciprocal of a
-//        power-of-two scale, so the product is g / scale; 1 when the grads are unscaled)
 //   g <- maximize ? -g : g
 //   weight decay (WD): decoupled p <- p * (1 - lr * wd) (AdamW), else L2 g <- g + wd * p
 template <typename T, bool MAXIMIZE, bool WD, bool DECOUPLED = false>
 struct GradPrelude {
-  T grad_unscale, wd, decay;
-  GradPrelude(const Hyper& h, double lr, double weight_decay)
-      : grad_unscale(static_cast<T>(h.grad_unscale)),
-        wd(static_cast<T>(weight_decay)),
-        decay(static_cast<T>(1.0 - lr * weight_decay)) {}
+  T wd, decay;
+  GradPrelude(double lr, double weight_decay)
+      : wd(static_cast<T>(weight_decay)), decay(static_cast<T>(1.0 - lr * weight_decay)) {}
   // The gradient to use; decays p in place when decoupled.
   FO_HD T operator()(T g, T& p) const {
-    g = g * grad_unscale;
     g = MAXIMIZE ? -g : g;
     if (WD) {
       if (DECOUPLED)

@@ -42,7 +42,7 @@ struct LarsNormsRule {
   static constexpr unsigned kRead = 0x3u, kWrite = 0x0u;
   GradPrelude<T, has(F, kSpec->flag("maximize")), has(F, kSpec->flag("weight_decay"))> prelude;
 
-  explicit LarsNormsRule(const Hyper& h) : prelude(h, 0.0, h.s[lars_norms::WEIGHT_DECAY]) {}
+  explicit LarsNormsRule(const Hyper& h) : prelude(0.0, h.s[lars_norms::WEIGHT_DECAY]) {}
 
   FO_HD void operator()(T* x, T* r) const {
     T p = x[0];
@@ -66,7 +66,7 @@ struct LarsUpdateRule {
   T ratio, neg_lr, momentum;
 
   explicit LarsUpdateRule(const Hyper& h)
-      : prelude(h, 0.0, h.s[lars_update::WEIGHT_DECAY]),
+      : prelude(0.0, h.s[lars_update::WEIGHT_DECAY]),
         ratio(static_cast<T>(h.s[lars_update::TRUST_RATIO])),
         neg_lr(static_cast<T>(-h.s[lars_update::LR])),
         momentum(static_cast<T>(h.s[lars_update::MOMENTUM])) {}

@@ -35,7 +35,7 @@ struct LionRule {
   T beta1, one_minus_beta1, beta2, one_minus_beta2, neg_lr;
 
   explicit LionRule(const Hyper& h)
-      : prelude(h, h.s[lion::LR], h.s[lion::WEIGHT_DECAY]),
+      : prelude(h.s[lion::LR], h.s[lion::WEIGHT_DECAY]),
         beta1(static_cast<T>(h.s[lion::BETA1])),
         one_minus_beta1(static_cast<T>(1.0 - h.s[lion::BETA1])),
         beta2(static_cast<T>(h.s[lion::BETA2])),

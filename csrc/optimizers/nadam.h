@@ -44,7 +44,7 @@ struct NadamRule {
   T beta2, one_minus_beta2, eps, bc2, c_grad, c_avg;
 
   explicit NadamRule(const Hyper& h)
-      : prelude(h, h.s[nadam::LR], h.s[nadam::WEIGHT_DECAY]),
+      : prelude(h.s[nadam::LR], h.s[nadam::WEIGHT_DECAY]),
         first(h.s[nadam::BETA1]),
         beta2(static_cast<T>(h.s[nadam::BETA2])),
         one_minus_beta2(static_cast<T>(1.0 - h.s[nadam::BETA2])),

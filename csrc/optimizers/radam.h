@@ -49,7 +49,7 @@ struct RadamRule {
   bool rectified;
 
   explicit RadamRule(const Hyper& h)
-      : prelude(h, h.s[radam::LR], h.s[radam::WEIGHT_DECAY]),
+      : prelude(h.s[radam::LR], h.s[radam::WEIGHT_DECAY]),
         first(h.s[radam::BETA1]),
         beta2(static_cast<T>(h.s[radam::BETA2])),
         one_minus_beta2(static_cast<T>(1.0 - h.s[radam::BETA2])),

@@ -38,7 +38,7 @@ struct RmspropRule {
   T neg_lr, alpha, one_minus_alpha, lerp_omw, eps, momentum;
   bool lerp_low;
 
-  explicit RmspropRule(const Hyper& h) : prelude(h, 0.0, h.s[rmsprop::WEIGHT_DECAY]) {
+  explicit RmspropRule(const Hyper& h) : prelude(0.0, h.s[rmsprop::WEIGHT_DECAY]) {
     const double w = 1.0 - h.s[rmsprop::ALPHA];
     neg_lr = static_cast<T>(-h.s[rmsprop::LR]);
     alpha = static_cast<T>(h.s[rmsprop::ALPHA]);

@@ -35,7 +35,7 @@ struct RpropRule {
   T etaminus, etaplus, lo, hi;
 
   explicit RpropRule(const Hyper& h)
-      : prelude(h, 0.0, 0.0),
+      : prelude(0.0, 0.0),
         etaminus(static_cast<T>(h.s[rprop::ETAMINUS])),
         etaplus(static_cast<T>(h.s[rprop::ETAPLUS])),
         lo(static_cast<T>(h.s[rprop::STEP_SIZE_MIN])),

@@ -38,7 +38,7 @@ struct SgdRule {
   T neg_lr, momentum, one_minus_dampening;
 
   explicit SgdRule(const Hyper& h)
-      : prelude(h, 0.0, h.s[sgd::WEIGHT_DECAY]),
+      : prelude(0.0, h.s[sgd::WEIGHT_DECAY]),
         neg_lr(static_cast<T>(-h.s[sgd::LR])),
         momentum(static_cast<T>(h.s[sgd::MOMENTUM])),
         one_minus_dampening(static_cast<T>(1.0 - h.s[sgd::DAMPENING])) {}

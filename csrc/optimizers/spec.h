@@ -18,11 +18,11 @@ constexpr int kMaxFlags = 8;
 struct Hyper {
   double s[kMaxScalars];
   std::uint32_t flags;
-  // 1 / the factor the grads were multiplied by (loss scaling, fusedoptim.amp): every
-  // rule reads g * grad_unscale. Always a power of two (bindings/plan_common.cpp), so
-  // that the product is exactly torch's g / grad_scale, at the cost of a multiply (a
-  // division per element costs a fifth of a cache-resident Adam step); 1 leaves an
-  // unscaled step unchanged bit for bit.
+  // 1 / the factor the grads were multiplied by (loss scaling, fusedoptim.amp). When it
+  // is not 1 the CPU engine hands the rule a tile of g * grad_unscale for operand 1
+  // (engine/mixed_apply.cpp): always a power of two (bindings/plan_common.cpp), so the
+  // product is exactly torch's g / grad_scale, and the rules themselves never see it
+  // (a multiply inside a rule would change how the compiler contracts its FMAs).
   double grad_unscale = 1.0;
 };
 

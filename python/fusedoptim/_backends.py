@@ -208,12 +208,14 @@ class DeviceBackend:
             """The device plan, run on the array library's current stream."""
 
             def run(self, grads, scalars, grad_scale=1.0):
-                base.run(self, grads, scalars, grad_scale, stream())
+                _unscaled_only(grad_scale)
+                base.run(self, grads, scalars, stream())
 
         self.Plan = Plan
 
     def run(self, works: list[Work], grad_scale: float = 1.0) -> None:
-        self.module.run(works, grad_scale, self.kind.stream())
+        _unscaled_only(grad_scale)
+        self.module.run(works, self.kind.stream())
 
     def apply_sums(self, works: list[Work]) -> np.ndarray:
         """The step of works whose update also sums, and each tensor's sums (float64 host
@@ -234,6 +236,13 @@ class DeviceBackend:
     @staticmethod
     def is_array(x: object) -> bool:
         return is_device_array(x)
+
+
+def _unscaled_only(grad_scale: float) -> None:
+    """The CUDA kernels take unscaled grads: the optimizers give them unscaled copies
+    (optim/base.py) and never a scale."""
+    if grad_scale != 1.0:
+        raise ValueError(f"grad_scale: the CUDA kernels take unscaled grads, got {grad_scale}")
 
 
 _DEVICE_BACKENDS: dict = {}

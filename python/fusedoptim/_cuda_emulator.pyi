@@ -20,8 +20,7 @@ class Plan:
 
     def __init__(self, works: list[Work]) -> None: ...
     def __len__(self) -> int: ...
-    def run(self, grads: list[Any], scalars: list[Sequence[float]], grad_scale: float = 1.0,
-            stream: int = 0) -> None: ...
+    def run(self, grads: list[Any], scalars: list[Sequence[float]], stream: int = 0) -> None: ...
 
 class _Device(TypedDict):
     name: str
@@ -40,7 +39,7 @@ ILP: int
 #: operand count -> (tensors, blocks) one launch holds
 CAPACITY: dict[int, tuple[int, int]]
 
-def run(works: list[Work], grad_scale: float = 1.0, stream: int = 0) -> None:
+def run(works: list[Work], stream: int = 0) -> None:
     """Check every work completely, then enqueue all of them on ``stream``."""
 
 def validate(works: list[Work]) -> None:

@@ -219,7 +219,8 @@ class Optimizer:
                 self._general_step(grads, scale, dry_run=True)
                 return
             fast = self._fast
-            if fast is not None and (scale == 1.0 or C.kernel_scale(scale)) and \
+            if fast is not None and (scale == 1.0 or (C.kernel_scale(scale)
+                                                      and self._backend.name == "host")) and \
                     (same_key(fast.key, self._fast_key()) or fast.refresh(self)):
                 flat = grads if type(grads) is list else self._flat_dict(grads)
                 if flat is not None:
@@ -257,7 +258,8 @@ class Optimizer:
         """The step through every check (and a new plan when it can be reused). With
         ``dry_run``, only the checks: nothing changes (a step skipped for found_inf)."""
         per_group = self._split_grads(grads)
-        in_kernel = self._functional is F and not self._multi_pass and C.kernel_scale(grad_scale)
+        in_kernel = (self._functional is F and not self._multi_pass and self._backend.name == "host"
+                     and C.kernel_scale(grad_scale))
         if grad_scale != 1.0 and not in_kernel and not dry_run:
             # The single-pass kernels unscale on the fly (a power-of-two scale: times its
             # exact reciprocal). The reference, the multi-pass steps and other scales read
