@@ -82,12 +82,12 @@ class ParamState(MutableMapping[str, Any]):
             self._g.buffer(key)[self._j] = scalar_state_array(value, key)
             self._opt._version += 1
             return
-        if key not in self._opt._buffer_names:
+        if key not in self._opt._state_names(self._p):
             raise KeyError(f"{type(self._opt).__name__} keeps no state named {key!r}")
         # The kind (NumPy or the device array type) must be the param's; layout, device
         # and overlap are checked by the native layer at the next step.
         shape = self._opt._buffer_shape(key, self._p)  # Adafactor's row_var/col_var differ
-        dtype = self._opt._state_dtype_of(self._p)  # state_dtype, else the param's
+        dtype = self._opt._buffer_dtype(key, self._p)  # state_dtype, else the param's
         if (type(value) is not type(self._p) or tuple(value.shape) != shape
                 or value.dtype != dtype
                 or (isinstance(value, np.ndarray) and not value.flags.c_contiguous)):
@@ -194,7 +194,7 @@ def loaded_entries(opt: Any, state: Mapping[Any, Any], params: Sequence[Any]
                 new_steps[key] = int(v)
             elif name in opt._scalar_state:
                 new_bufs[key, name] = scalar_state_array(value, what)
-            elif name in opt._buffer_names:
+            elif name in opt._state_names(p):
                 if value is None:  # torch's SGD has stored momentum_buffer None: no buffer
                     continue
                 arr = loaded_state_array(value, what)
@@ -204,7 +204,7 @@ def loaded_entries(opt: Any, state: Mapping[Any, Any], params: Sequence[Any]
                                      f"{shape}, got {arr.dtype} {arr.shape}")
                 # In the optimizer's state dtype (state_dtype, else the param's): converted,
                 # rounded to nearest even, as torch converts loaded state to its params' dtype.
-                new_bufs[key, name] = opt._backend.from_numpy(arr, p, opt.state_dtype)
+                new_bufs[key, name] = opt._backend.from_numpy(arr, p, opt._buffer_dtype(name, p))
             else:
                 raise ValueError(f"{what}: {type(opt).__name__} keeps no state named {name!r} "
                                  "(a state_dict of another optimizer?)")

@@ -27,6 +27,10 @@ from ._lock import new_lock, one_at_a_time, without_lock
 from ._state import GroupState, StateView, loaded_entries
 
 
+#: the state entry of a 16-bit param's float32 master copy (master_weights=True)
+MASTER = "master_param"
+
+
 class Optimizer:
     """Base of every fusedoptim optimizer; see torch.optim.Optimizer for the model.
 
@@ -44,6 +48,12 @@ class Optimizer:
     The choice is the optimizer's, not a param group's: a state_dict carries it in its
     arrays' dtypes, and load_state_dict converts loaded buffers to it (rounded to
     nearest even), as torch converts loaded state to its params' dtype.
+
+    ``master_weights=True`` keeps a float32 copy of each float16/bfloat16 param in its
+    state (``master_param``, made from the param at its first step): the step updates
+    the copy and writes the param as its rounding, in the same pass, so small updates
+    accumulate in float32 instead of vanishing below the 16-bit param's precision.
+    Other params have no copy. One-pass optimizers only (not LAMB, LARS, Adafactor, Muon).
 
     CUDA device arrays (CuPy, or anything with ``__cuda_array_interface__``) run on
     the CUDA kernels instead, with state kept as device arrays of the same kind and
@@ -78,10 +88,16 @@ class Optimizer:
     _multi_pass: bool = False
 
     def __init__(self, params: Params, defaults: dict[str, Any], *,
-                 state_dtype: Any = None) -> None:
+                 state_dtype: Any = None, master_weights: bool = False) -> None:
         self._lock = new_lock()  # one step at a time: see _lock.py
         #: the dtype of every state buffer (None: each param's own); see the class docstring
         self.state_dtype = _half.state_dtype(state_dtype)
+        #: a float32 master copy of each 16-bit param (state "master_param"); see the class
+        #: docstring
+        self.master_weights = C.flag("master_weights", master_weights)
+        if self.master_weights and self._multi_pass:
+            raise ValueError(f"master_weights: {type(self).__name__}'s step is several passes; "
+                             "master copies are kept by the one-pass optimizers only")
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self._groups: list[GroupState] = []
@@ -129,9 +145,13 @@ class Optimizer:
         self._version += 1
 
     @staticmethod
-    def _works(calls: list[Call]) -> list[Work]:
-        """The native layer's description of each call: what it checks and runs."""
-        return [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
+    def _works(calls: list[Call], masters: list[Any] | None = None) -> list[Work]:
+        """The native layer's description of each call: what it checks and runs (with
+        the params' float32 master copies, where a call has them)."""
+        works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
+        if masters:
+            works = [w if m is None else (*w, m) for w, m in zip(works, masters)]
+        return works
 
     def _check_state_dtype(self, arrays: list[Any], names: list[str]) -> None:
         """state_dtype against the params' dtypes: float64 params keep float64 state (or
@@ -162,6 +182,16 @@ class Optimizer:
                 hint = "; pass state_dtype=np.float32" if _half.is_half(p.dtype) else ""
                 raise ValueError(f"state_dtype: {cls} keeps its state in float32 or float64 "
                                  f"({why}), got {sd} for params[{name}]{hint}")
+
+    def _state_names(self, p: Any) -> tuple[str, ...]:
+        """The state buffers param ``p`` may have: the class's, and its master copy."""
+        if self.master_weights and _half.is_half(p.dtype):
+            return self._buffer_names + (MASTER,)
+        return self._buffer_names
+
+    def _buffer_dtype(self, name: str, p: Any) -> Any:
+        """The dtype of p's buffer ``name``: float32 for its master copy, else the state's."""
+        return np.dtype(np.float32) if name == MASTER else self._state_dtype_of(p)
 
     def _state_dtype_of(self, p: Any) -> Any:
         """The dtype of p's state buffers: state_dtype, else p's own."""
@@ -267,6 +297,7 @@ class Optimizer:
             per_group = [[self._unscaled(g, grad_scale) for g in glist] for glist in per_group]
             grad_scale = 1.0
         calls: list[Call] = []
+        call_masters: list[list[Any] | None] = []  # per call: the params' master copies
         commits: list[tuple[GroupState, list[int], dict[tuple[str, int], Any], Hyper]] = []
         cacheable = self._functional is F and not self._multi_pass
         for gi, (group, gs, glist) in enumerate(zip(self.param_groups, self._groups, per_group)):
@@ -282,6 +313,14 @@ class Optimizer:
                 for j in active:
                     if lst[j] is None:
                         new[name, j] = init(group["params"][j])
+            masters = self.master_weights and any(
+                _half.is_half(group["params"][j].dtype) for j in active)
+            if masters:  # a float32 copy of each 16-bit param, made from it at its first step
+                lst = gs.buffer(MASTER)
+                for j in active:
+                    p = group["params"][j]
+                    if lst[j] is None and _half.is_half(p.dtype):
+                        new[MASTER, j] = self._backend.from_numpy(p, p, np.float32)
             buckets: dict[Hashable, list[int]] = {}
             for j in active:
                 buckets.setdefault(self._bucket_key(gs, j, new), []).append(j)
@@ -294,14 +333,16 @@ class Optimizer:
                 calls.append(self._call(h, ps,
                                         [glist[j] for j in js], bufs, key,
                                         [gs.names[j] for j in js]))
+                call_masters.append([new.get((MASTER, j), gs.buffers[MASTER][j]) for j in js]
+                                    if masters else None)
             commits.append((gs, active, new, h))
         if dry_run:
-            works = self._works(calls)
+            works = self._works(calls, call_masters)
             if works:
                 self._backend.validate(works)
             return
         self._fast = None
-        works = self._execute(calls, grad_scale)
+        works = self._execute(calls, grad_scale, call_masters)
         if cacheable and works:
             self._fast = FastStep(self, works, calls, [c[0] for c in commits])
         for gs, active, new, h in commits:
@@ -331,19 +372,33 @@ class Optimizer:
         out = g / g.dtype.type(grad_scale)
         return out if self._backend.is_array(out) else np.asarray(out)  # 0-d: NumPy gives a scalar
 
-    def _execute(self, calls: list[Call], grad_scale: float = 1.0) -> list[Work]:
+    def _execute(self, calls: list[Call], grad_scale: float = 1.0,
+                 masters: list[Any] | None = None) -> list[Work]:
         """Run the step's calls: one native call for all, or the reference's NumPy.
         Returns the works that ran. ``grad_scale``: the kernels divide the grads by it
-        (a power of two; the other paths were given unscaled copies)."""
-        works = self._works(calls)
+        (a power of two; the other paths were given unscaled copies). ``masters``: per
+        call, None or the params' float32 master copies."""
+        works = self._works(calls, masters)
         if self._functional is F and not self._multi_pass:
             self._backend.run(works, grad_scale)
             return works
         if self._functional is not F and self._backend.name != "host":
             raise TypeError("the reference optimizers run on NumPy arrays only")
         self._backend.validate(works)
-        for name, args, kw in calls:
-            getattr(self._functional, name)(*args, **kw)
+        for c, (name, args, kw) in enumerate(calls):
+            ms = masters[c] if masters else None
+            if ms is None:
+                getattr(self._functional, name)(*args, **kw)
+                continue
+            # The formula on the master copies (float32 grads read exactly from the
+            # 16-bit ones), then each param written as its master's rounding.
+            params, grads = args[0], args[1]
+            wide_p = [p if m is None else m for p, m in zip(params, ms)]
+            wide_g = [g if m is None else g.astype(np.float32) for g, m in zip(grads, ms)]
+            getattr(self._functional, name)(wide_p, wide_g, *args[2:], **kw)
+            for p, m in zip(params, ms):
+                if m is not None:
+                    p[...] = m.astype(p.dtype)
         return works
 
     def _split_grads(self, grads: Grads | None) -> list[list[Any]]:
