@@ -4,7 +4,11 @@ step, the param written as its rounding in the same pass.
 Tolerances: with float32 state, the master copy follows exactly the float32 run given
 the same (16-bit) grads, bit for bit (the same float32 formula on the same float32
 values); the param is always exactly its master rounded to its dtype. Native against the
-reference: float32 rtol 2e-5 of each array's scale (as test_native_vs_reference.py).
+reference with 16-bit state: float32 rtol 2e-5 of each array's scale (as
+test_native_vs_reference.py), except at most 2 elements in 10^4 per array: where the
+kernels' FMA contraction and NumPy's separate roundings land on two sides of a 16-bit
+rounding boundary of the state, the master moves by that state's ulp times lr (about
+1e-3 relative here).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import pytest
 
 import fusedoptim as fo
 import fusedoptim.reference as R
-from registry import CONFIGS, IDS, SMALL_SHAPES, assert_close, shapes_for, sign_tie_slack
+from registry import CONFIGS, IDS, SMALL_SHAPES, shapes_for, sign_tie_slack
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -73,11 +77,11 @@ def test_native_matches_reference_with_16_bit_state(cfg, dtype):
         ref.step(grads)
         for i in range(len(params)):
             ours, theirs = opt.state[i]["master_param"], ref.state[i]["master_param"]
-            slack = sign_tie_slack(cfg)
-            if slack is None:
-                assert_close(ours, theirs, 2e-5, err_msg=f"step {step + 1}, param {i}")
-            else:  # Lion: a sign tie moves an element by 2 lr
-                assert np.all(np.abs(ours - theirs) <= slack + 2e-5 * np.abs(theirs))
+            scale = float(np.max(np.abs(theirs), initial=0.0))
+            off = np.abs(ours - theirs) > 2e-5 * (np.abs(theirs) + scale)
+            slack = sign_tie_slack(cfg)  # Lion: a sign tie moves an element by 2 lr
+            assert off.sum() <= max(1, ours.size // 5_000), f"step {step + 1}, param {i}"
+            assert np.all(np.abs(ours - theirs)[off] <= (slack or 0.0) + 1e-2 * np.abs(theirs[off]))
         ref.load_state_dict(opt.state_dict())  # the next step from the same state
         for p, q in zip(params, twin):
             q[...] = p
