@@ -217,6 +217,7 @@ class Optimizer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("state_dtype", None)  # pickled before state_dtype existed
+        self.__dict__.setdefault("master_weights", False)  # ... or before master_weights
         self._lock = new_lock()
         self._backend = _backends.for_arrays([p for g in self.param_groups for p in g["params"]])
 
