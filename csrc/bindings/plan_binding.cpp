@@ -176,8 +176,9 @@ void bind_plan(py::module_& m) {
               double grad_scale) { constructed<Plan>(self, "Plan").run(grads, scalars, grad_scale); },
            py::arg("grads"), py::arg("scalars"), py::arg("grad_scale") = 1.0,
            "grads: flat list aligned with the plan's tensors (work order); scalars: one tuple "
-           "per work; grad_scale: the factor the grads were multiplied by. Raises StalePlan (changing nothing) when the plan no longer applies, "
-           "RuntimeError when the plan is already running (one call at a time).");
+           "per work; grad_scale: the factor the grads were multiplied by. Raises StalePlan "
+           "(changing nothing) when the plan no longer applies, RuntimeError when the plan "
+           "is already running (one call at a time).");
   m.def(
       "same_key",
       [](const py::handle& stored, const py::handle& live) {

@@ -27,7 +27,7 @@ void bind_reduce(py::module_& m) {
         for (Launch& l : p.launches) {
           l.reduce = l.mixed || l.elem_size == 4 ? table.r32[kind] : table.r64[kind];
           l.reduce_kind = kind;
-          l.load[0] = table.load[l.elem[0]];  // 16-bit arrays: converted tile by tile
+          if (l.mixed) bind_conversions(l);  // 16-bit arrays: converted tile by tile
         }
         const int threads = get_num_threads();
         std::vector<double> partial;

@@ -90,16 +90,21 @@ void init_isa_from_env() {
   g_table = table_of(best);
 }
 
+void bind_conversions(Launch& l) {
+  const KernelTable& table = active_table();
+  for (int k = 0; k < l.n_operands; ++k) {
+    l.load[k] = table.load[l.elem[k]];
+    l.store[k] = table.store[l.elem[k]];
+  }
+}
+
 void bind_cpu_kernels(std::vector<Launch>& launches) {
   const KernelTable& table = active_table();
   for (Launch& l : launches) {
     if (l.family < 0 || l.family >= kNumFamilies) continue;
     if (l.mixed) {  // 16-bit operands: the float32 rule over converted tiles
       l.fn = table.f32[l.family];
-      for (int k = 0; k < l.n_operands; ++k) {
-        l.load[k] = table.load[l.elem[k]];
-        l.store[k] = table.store[l.elem[k]];
-      }
+      bind_conversions(l);
     } else {
       l.fn = l.elem_size == 4 ? table.f32[l.family] : table.f64[l.family];
     }

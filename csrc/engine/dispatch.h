@@ -50,6 +50,8 @@ void init_isa_from_env();
 const KernelTable& active_table();
 // Sets each elementwise launch's kernel from the active table.
 void bind_cpu_kernels(std::vector<Launch>& launches);
+// Sets a mixed launch's (16-bit operands) conversions from the active table.
+void bind_conversions(Launch& l);
 Isa active_isa();
 // Forces a path; throws std::invalid_argument naming the problem if it is unknown,
 // not compiled in, or not supported by this CPU.

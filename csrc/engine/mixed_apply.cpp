@@ -10,6 +10,9 @@
 // Adam runs at about a third of its memory roofline, on par with torch's fused kernel
 // (benchmarks/RESULTS.md). A rule compiled for 16-bit loads and stores would not be, at
 // the price of another copy of every rule per ISA.
+//
+// The same tiles carry loss scaling (Hyper::grad_unscale != 1): the grads' tile is
+// multiplied by 1 / scale before the rule runs, so the rules never see the scale.
 #include <cstddef>
 
 #include "engine/multi_tensor.h"
@@ -23,9 +26,7 @@ namespace {
 // from one would wait on stores to another (4K aliasing).
 constexpr std::size_t kTile = 256;
 constexpr std::size_t kPad = 16;
-}  // namespace
 
-namespace {
 // The tiles of one segment: run(tile pointers, m) between the loads and the stores.
 template <class Run>
 void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run) {
@@ -59,7 +60,6 @@ void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run) {
                    static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]), m);
   }
 }
-}  // namespace
 
 // A float32 or float64 launch with loss scaling: the same tiles for operand 1 only, the
 // rule reading g * (1 / scale), exact for a power of two, as torch's g / scale.
@@ -78,6 +78,7 @@ void scaled_tiles(const Launch& l, void* const* ptrs, std::size_t n) {
     l.fn(l.hyper, tile, m);
   }
 }
+}  // namespace
 
 void scaled_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
   if (l.elem_size == 4)
