@@ -1,6 +1,8 @@
-"""Time per step of the 16-bit modes on ResNet-50's parameter shapes, against torch's
-fused CPU optimizers on the same dtypes, with the bytes of optimizer state per param
-(measured from the state arrays) and the fraction of a same-traffic roofline.
+"""Time per step of the 16-bit and 8-bit modes on ResNet-50's parameter shapes, against
+torch's fused CPU optimizers on the same dtypes, with the bytes of optimizer state per param
+(measured from the state arrays) and the fraction of a same-traffic roofline. The 8-bit
+modes (Adam8bit, SGD8bit: float32 params, uint8 state codes and a float32 absmax per 256
+values) are timed next to float32 Adam and SGD in the same run.
 
 The roofline of a mode is the bytes its step must move (param and state read and
 written, grad read, each in its dtype) at the bandwidth that the float32 same-traffic
@@ -33,8 +35,13 @@ MODES = [("float32", F32, F32), ("bfloat16", BF16, BF16), ("bfloat16 + float32 s
          ("float16", F16, F16), ("float32 + bfloat16 state", F32, BF16)]
 
 
+# the 8-bit class of each optimizer (float32 params; state: one uint8 code per value)
+EIGHT_BIT = {"adam": "Adam8bit", "sgd-momentum": "SGD8bit"}
+
+
 def traffic(p_dtype, s_dtype, n_state):
-    """Bytes per value: param read and written, grad read, each state buffer read and written."""
+    """Bytes per value: param read and written, grad read, each state buffer read and written
+    (absmax, 4 bytes per 256 values, is left out of the 8-bit modes' count: 3%)."""
     return 3 * p_dtype.itemsize + 2 * n_state * s_dtype.itemsize
 
 
@@ -76,6 +83,15 @@ def main():
                     topt.step()
                     fns[f"torch fused {mode}"] = topt.step
                     info[f"torch fused {mode}"] = (traffic(pd, sd, n_state), None)
+            if key in EIGHT_BIT:
+                ps = [p.copy() for p in base]
+                opt = getattr(fusedoptim, EIGHT_BIT[key])(ps, **kw)
+                opt.step(grads32)
+                state = sum(v.nbytes for i in opt.state for k, v in opt.state[i].items()
+                            if k.startswith(("state", "absmax")))
+                name = f"fusedoptim {EIGHT_BIT[key]} (float32 + 8-bit)"
+                fns[name] = (lambda o=opt: o.step(grads32))
+                info[name] = (traffic(F32, np.dtype(np.uint8), n_state), state / n)
             samples = interleaved(fns, args.repeats, target_s=0.2)
             roof_s = statistics.median(samples.pop("roofline (float32 Adam traffic)"))
             bandwidth = traffic(F32, F32, 2) * n / roof_s

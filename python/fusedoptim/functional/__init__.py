@@ -19,6 +19,7 @@ from ._adagrad import adagrad, adagrad_scalars, adagrad_work
 from ._adam import adam, adam_scalars, adam_work, adamw
 from ._adamax import adamax, adamax_scalars, adamax_work
 from ._asgd import asgd, asgd_next, asgd_scalars, asgd_work
+from ._blockwise8 import blockwise8, blockwise8_work
 from ._kernel import SCALARS
 from ._lamb import lamb, lamb_moments_scalars, lamb_update_scalars, lamb_work
 from ._lars import lars, lars_norms_scalars, lars_update_scalars, lars_work
@@ -31,4 +32,5 @@ from ._rprop import rprop, rprop_scalars, rprop_work
 from ._sgd import sgd, sgd_missing_buffers, sgd_scalars, sgd_work
 
 __all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop", "adamax", "nadam", "radam",
-           "adadelta", "asgd", "lion", "lamb", "lars", "adafactor", "muon"]
+           "adadelta", "asgd", "lion", "lamb", "lars", "adafactor", "muon",
+           "blockwise8"]

@@ -6,6 +6,7 @@ from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
 from .base import Optimizer
+from .eightbit import Adam8bit, AdamW8bit, Lion8bit, Optimizer8bit, SGD8bit
 from .lamb import LAMB
 from .lars import LARS
 from .lion import Lion
@@ -17,4 +18,5 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop", "Adamax", "NAdam",
-           "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor", "Muon"]
+           "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor", "Muon",
+           "Adam8bit", "AdamW8bit", "SGD8bit", "Lion8bit", "Optimizer8bit"]

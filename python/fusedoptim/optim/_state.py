@@ -199,9 +199,12 @@ def loaded_entries(opt: Any, state: Mapping[Any, Any], params: Sequence[Any]
                     continue
                 arr = loaded_state_array(value, what)
                 shape = opt._buffer_shape(name, p)
-                if arr.shape != shape or not is_float(arr.dtype):
-                    raise ValueError(f"{what}: expected a float array of shape "
-                                     f"{shape}, got {arr.dtype} {arr.shape}")
+                want = np.dtype(opt._buffer_dtype(name, p))
+                codes = want.kind in "iu"  # 8-bit codes: never converted from another dtype
+                if arr.shape != shape or not (arr.dtype == want if codes else
+                                              is_float(arr.dtype)):
+                    raise ValueError(f"{what}: expected a {want if codes else 'float'} array "
+                                     f"of shape {shape}, got {arr.dtype} {arr.shape}")
                 # In the optimizer's state dtype (state_dtype, else the param's): converted,
                 # rounded to nearest even, as torch converts loaded state to its params' dtype.
                 new_bufs[key, name] = opt._backend.from_numpy(arr, p, opt._buffer_dtype(name, p))

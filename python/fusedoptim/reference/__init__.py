@@ -35,7 +35,11 @@ LAMB = _twin(_optim.LAMB)
 LARS = _twin(_optim.LARS)
 Adafactor = _twin(_optim.Adafactor)
 Muon = _twin(_optim.Muon)
+Adam8bit = _twin(_optim.Adam8bit)
+AdamW8bit = _twin(_optim.AdamW8bit)
+SGD8bit = _twin(_optim.SGD8bit)
+Lion8bit = _twin(_optim.Lion8bit)
 
 __all__ = ["functional", "losses", "clip", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rprop",
            "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Lion", "LAMB", "LARS", "Adafactor",
-           "Muon"]
+           "Muon", "Adam8bit", "AdamW8bit", "SGD8bit", "Lion8bit"]

@@ -9,11 +9,9 @@ from typing import Literal
 
 import numpy as np
 
-BLOCK = 256
-"""Elements per quantization block (bitsandbytes' optimizers fix it at 256)."""
-
-MIN_8BIT_SIZE = 4096
-"""bitsandbytes' default ``min_8bit_size``: tensors with fewer elements keep float32 state."""
+# BLOCK (256 values per quantization block) and MIN_8BIT_SIZE (4096: smaller tensors keep
+# float32 state) are bitsandbytes' constants, shared with the native optimizers.
+from ..functional._blockwise8 import BLOCK, MIN_8BIT_SIZE
 
 _LUT_SIZE = 65536
 """Bins of the lookup table bitsandbytes' CPU quantizer puts over [-1, 1]."""
@@ -174,7 +172,10 @@ def quantize_blockwise(x: np.ndarray, qmap: np.ndarray, block: int = BLOCK,
 
     Per block ``b``: ``absmax[b] = max |x|``; ``s = x * float32(1 / absmax[b])`` (a multiply
     by the float32 reciprocal, as bitsandbytes' CPU kernel does); ``code = rule(s)``. A block
-    whose absmax is 0 gets codes 0 (bitsandbytes' convention; they dequantize to 0).
+    whose absmax is 0 gets codes 0 (bitsandbytes' convention; they dequantize to 0), and so
+    does a block whose absmax is inf or NaN (a NaN anywhere makes the block's absmax NaN):
+    it dequantizes to NaN, so a non-finite moment stays visible instead of turning into
+    arbitrary codes.
 
     ``rounding="bnb"`` (the default) is bitsandbytes' CPU rule, a 65536-bin lookup table
     (:func:`_codes_bnb`), so that states match bitsandbytes code for code: the twin's purpose.
@@ -196,11 +197,12 @@ def quantize_blockwise(x: np.ndarray, qmap: np.ndarray, block: int = BLOCK,
     if n == 0:
         return np.zeros(np.shape(x), dtype=np.uint8), absmax
     per_elem = np.repeat(absmax, block)[:n]
+    coded = (per_elem > 0) & np.isfinite(per_elem)
     with np.errstate(divide="ignore", invalid="ignore"):
-        inv = np.where(per_elem > 0, _F32(1.0) / per_elem, _F32(0.0)).astype(_F32)
+        inv = np.where(coded, _F32(1.0) / per_elem, _F32(0.0)).astype(_F32)
     scaled = flat * inv
     rule = _codes_bnb if rounding == "bnb" else _codes_nearest
-    codes = np.where(per_elem > 0, rule(scaled, q), np.uint8(0)).astype(np.uint8)
+    codes = np.where(coded, rule(scaled, q), np.uint8(0)).astype(np.uint8)
     return codes.reshape(np.shape(x)), absmax
 
 

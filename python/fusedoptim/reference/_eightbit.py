@@ -34,6 +34,7 @@ moments (codes and absmax) stay identical and its parameters differ by a few ulp
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -230,7 +231,52 @@ def lion32_step(param: np.ndarray, grad: np.ndarray, m: np.ndarray, *, lr: float
     m[...] = _add_alpha(m * _f32(b2), g, 1.0 - b2)
 
 
+
+# --------------------------------------------------------------------------- the functional twin
+
+def blockwise8(kind: str, params: list[np.ndarray], grads: list[np.ndarray],
+               state1s: list[np.ndarray], state2s: list[np.ndarray | None] | None,
+               absmax1s: list[np.ndarray | None] | None,
+               absmax2s: list[np.ndarray | None] | None, qmap1: Any, qmap2: Any, step: int, *,
+               lr: float, beta1: float = 0.0,
+               beta2: float = 0.0, eps: float = 0.0, weight_decay: float = 0.0,
+               momentum: float = 0.0, names: list[str] | None = None) -> None:
+    """The twin of :func:`fusedoptim.functional.blockwise8`: every array checked by the
+    native checks first, then each param's step by the functions above (the 8-bit path
+    where its ``state1`` is uint8, the 32-bit one where it is float32)."""
+    from .. import functional as F
+
+    F.blockwise8_work(kind, params, grads, state1s, state2s, absmax1s, absmax2s, qmap1, qmap2,
+                      step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                      momentum=momentum, names=names)
+    n = len(params)
+    s2: list[Any] = list(state2s) if state2s is not None else [None] * n
+    a1: list[Any] = list(absmax1s) if absmax1s is not None else [None] * n
+    a2: list[Any] = list(absmax2s) if absmax2s is not None else [None] * n
+    betas = (beta1, beta2)
+    for p, g, m, v, x1, x2 in zip(params, grads, state1s, s2, a1, a2):
+        eight = m.dtype == np.uint8
+        if kind == "adam":
+            if eight:
+                adam8bit_step(p, g, m, v, x1, x2, qmap1, qmap2, step=step, lr=lr, betas=betas,
+                              eps=eps, weight_decay=weight_decay)
+            else:
+                adam32_step(p, g, m, v, step=step, lr=lr, betas=betas, eps=eps,
+                            weight_decay=weight_decay)
+        elif kind == "momentum":
+            if eight:
+                sgd8bit_step(p, g, m, x1, qmap1, step=step, lr=lr, momentum=momentum,
+                             weight_decay=weight_decay)
+            else:
+                sgd32_step(p, g, m, step=step, lr=lr, momentum=momentum,
+                           weight_decay=weight_decay)
+        elif eight:
+            lion8bit_step(p, g, m, x1, qmap1, lr=lr, betas=betas, weight_decay=weight_decay)
+        else:
+            lion32_step(p, g, m, lr=lr, betas=betas, weight_decay=weight_decay)
+
+
 __all__ = ["BLOCK", "MIN_8BIT_SIZE", "Rounding", "dynamic_map", "quantize_blockwise",
            "dequantize_blockwise", "uses_8bit_state", "init_8bit_state", "adam8bit_step",
            "adamw8bit_step", "sgd8bit_step", "lion8bit_step", "adam32_step", "sgd32_step",
-           "lion32_step"]
+           "lion32_step", "blockwise8"]

@@ -353,3 +353,4 @@ def lars(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         b[...] = u + s(momentum) * b
         p += u + s(momentum) * b if nesterov else b
 from ._adafactor import adafactor  # noqa: E402,F401  (Adafactor's twin: its own module)
+from ._eightbit import blockwise8  # noqa: E402,F401  (the 8-bit optimizers' twin)
