@@ -10,5 +10,6 @@ void bind_plan(py::module_& m);
 void bind_reduce(py::module_& m);
 void bind_losses(py::module_& m);
 void bind_adafactor(py::module_& m);
+void bind_blockwise8(py::module_& m);
 void bind_copy(py::module_& m);
 }  // namespace fusedoptim

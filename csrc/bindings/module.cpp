@@ -15,5 +15,6 @@ PYBIND11_MODULE(_core, m) {
   fusedoptim::bind_reduce(m);
   fusedoptim::bind_losses(m);
   fusedoptim::bind_adafactor(m);
+  fusedoptim::bind_blockwise8(m);
   fusedoptim::bind_copy(m);
 }

@@ -108,6 +108,24 @@ def adafactor_step(params: Sequence[Any], grads: Sequence[Any], row_vars: Sequen
                    names: Optional[Sequence[str]] = None) -> None:
     """One Adafactor step over every array (checked first; eps1 < 0: each dtype's epsilon)."""
 
+def blockwise8_check(kind: str, params: Sequence[Any], grads: Sequence[Any],
+                     state1s: Sequence[Any], state2s: Optional[Sequence[Any]],
+                     absmax1s: Sequence[Any], absmax2s: Optional[Sequence[Any]],
+                     qmap1: Optional[np.ndarray], qmap2: Optional[np.ndarray],
+                     names: Optional[Sequence[str]] = None) -> None:
+    """Run every check of blockwise8_step and change nothing."""
+
+def blockwise8_step(kind: str, params: Sequence[Any], grads: Sequence[Any],
+                    state1s: Sequence[Any], state2s: Optional[Sequence[Any]],
+                    absmax1s: Sequence[Any], absmax2s: Optional[Sequence[Any]],
+                    qmap1: Optional[np.ndarray], qmap2: Optional[np.ndarray],
+                    names: Optional[Sequence[str]] = None, *, lr: float, beta1: float = 0.0,
+                    beta2: float = 0.0, eps: float = 0.0, weight_decay: float = 0.0,
+                    momentum: float = 0.0, step: int = 1) -> None:
+    """One step of an 8-bit blockwise optimizer (kind 'adam', 'momentum' or 'lion') over
+    every array (checked first); per param, state1s[i]'s dtype picks 8-bit (uint8) or
+    32-bit (float32) state."""
+
 def softmax_xent(logits: np.ndarray, targets: np.ndarray,
                  grad_scale: float) -> tuple[float, np.ndarray]:
     """Sum over rows of the softmax cross-entropy, and its gradient times grad_scale."""

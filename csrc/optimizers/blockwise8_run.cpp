@@ -1,0 +1,147 @@
+#include "optimizers/blockwise8_run.h"
+
+#include <cmath>
+
+#include "engine/dispatch.h"
+#include "engine/multi_tensor.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fusedoptim {
+
+// Defined in csrc/isa/blockwise8_<isa>.cpp.
+extern const Blockwise8Kernels kTable_blockwise8_scalar;
+#ifdef FUSEDOPTIM_HAVE_AVX2
+extern const Blockwise8Kernels kTable_blockwise8_avx2;
+#endif
+#ifdef FUSEDOPTIM_HAVE_AVX512
+extern const Blockwise8Kernels kTable_blockwise8_avx512;
+#endif
+
+namespace {
+
+const Blockwise8Kernels& kernels_for(Isa isa) {
+  switch (isa) {
+#ifdef FUSEDOPTIM_HAVE_AVX2
+    case Isa::AVX2:
+      return kTable_blockwise8_avx2;
+#endif
+#ifdef FUSEDOPTIM_HAVE_AVX512
+    case Isa::AVX512:
+      return kTable_blockwise8_avx512;
+#endif
+    default:
+      return kTable_blockwise8_scalar;
+  }
+}
+
+// Values per work unit: 64 blocks, 16 KiB of float32 (the param's and grad's share of
+// a unit stays in L2 while its codes are written).
+constexpr std::size_t kUnit = 64 * blockwise8::kBlock;
+
+struct Unit {
+  int t;
+  std::size_t lo, hi;  // values [lo, hi) of tensor t; lo a block boundary
+};
+
+float f(double x) { return static_cast<float>(x); }
+
+}  // namespace
+
+// Written as the reference's Python expressions, evaluated left to right in double.
+Q8Const blockwise8_constants(const Q8Step& s) {
+  Q8Const k{};
+  const double lr = s.lr, wd = s.weight_decay;
+  const double c1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
+  const double c2 = std::sqrt(1.0 - std::pow(s.beta2, static_cast<double>(s.step)));
+  k.b1 = f(s.beta1);
+  k.omb1 = f(1.0 - s.beta1);
+  k.b2 = f(s.beta2);
+  k.omb2 = f(1.0 - s.beta2);
+  k.c2 = f(c2);
+  k.eps = f(s.eps);
+  k.lr_c1 = f(-lr / c1);
+  k.eps_c2 = f(s.eps * c2);
+  k.step_size = f(-lr * c2 / c1);
+  k.decay = f(1.0 - lr * wd);
+  k.wd = f(wd);
+  k.momentum = f(s.momentum);
+  k.neg_lr = f(-lr);
+  k.use_decay = wd > 0.0;
+  k.first = s.step == 1;
+  return k;
+}
+
+std::vector<std::uint8_t> blockwise8_lut(const float* q) {
+  using blockwise8::kLutSize;
+  float mid[255];
+  for (int k = 0; k < 255; ++k) mid[k] = 0.5f * (q[k] + q[k + 1]);
+  std::vector<std::uint8_t> lut(kLutSize + blockwise8::kLutPad, 0);
+  // v_j increases with j and the midpoints are sorted: the count only moves forward.
+  int k = 0;
+  for (std::size_t j = 0; j < kLutSize; ++j) {
+    const float v = -1.0f + (2.0f * static_cast<float>(j)) / 65535.0f;
+    while (k < 255 && mid[k] < v) ++k;
+    lut[j] = static_cast<std::uint8_t>(k);
+  }
+  return lut;
+}
+
+void blockwise8_run(const std::vector<Q8Tensor>& ts, const Q8Step& s, const float* qmap1,
+                    const float* qmap2, int threads) {
+  std::vector<Unit> units;
+  std::size_t total = 0;
+  bool any_q8 = false;
+  for (int t = 0; t < static_cast<int>(ts.size()); ++t) {
+    const std::size_t n = ts[t].numel;
+    total += n;
+    any_q8 = any_q8 || (ts[t].q8 && n > 0);
+    for (std::size_t lo = 0; lo < n; lo += kUnit) units.push_back({t, lo, lo + kUnit < n ? lo + kUnit : n});
+  }
+  if (units.empty()) return;
+  const Blockwise8Kernels& kt = kernels_for(active_isa());
+  const Q8Const k = blockwise8_constants(s);
+  std::vector<std::uint8_t> lut1, lut2;
+  Q8Maps maps{qmap1, qmap2, nullptr, nullptr};
+  if (any_q8) {
+    lut1 = blockwise8_lut(qmap1);
+    maps.lut1 = lut1.data();
+    if (s.kind == Q8Kind::Adam) {
+      lut2 = blockwise8_lut(qmap2);
+      maps.lut2 = lut2.data();
+    }
+  }
+  const int kind = static_cast<int>(s.kind);
+  const auto q8 = kt.q8[kind];
+  const auto f32 = kt.f32[kind];
+  const bool parallel = threads > 1 && total >= kSerialThreshold;
+  const long n_units = static_cast<long>(units.size());
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
+#endif
+  for (long u = 0; u < n_units; ++u) {
+    const Unit& w = units[u];
+    const Q8Tensor& x = ts[w.t];
+    if (x.q8) {
+      const std::size_t blk = w.lo / blockwise8::kBlock;
+      const Q8Run r{x.p + w.lo,
+                    x.g + w.lo,
+                    static_cast<std::uint8_t*>(x.s1) + w.lo,
+                    x.s2 ? static_cast<std::uint8_t*>(x.s2) + w.lo : nullptr,
+                    x.a1 + blk,
+                    x.a2 ? x.a2 + blk : nullptr,
+                    w.hi - w.lo};
+      q8(r, k, maps);
+    } else {
+      const F32Run r{x.p + w.lo, x.g + w.lo, static_cast<float*>(x.s1) + w.lo,
+                     x.s2 ? static_cast<float*>(x.s2) + w.lo : nullptr, w.hi - w.lo};
+      f32(r, k);
+    }
+  }
+  (void)parallel;
+  (void)threads;
+}
+
+}  // namespace fusedoptim
