@@ -50,7 +50,7 @@ def blockwise8_hparams(kind: Any, lr: Any, beta1: Any, beta2: Any, eps: Any, wei
 
 
 def blockwise8_work(kind: str, params: ArrayList, grads: ArrayList, state1s: ArrayList,
-                    state2s: OptArrays, absmax1s: OptArrays, absmax2s: OptArrays, qmap1: Any,
+                    state2s: OptArrays, absmax1s: Sequence[Optional[Any]], absmax2s: OptArrays, qmap1: Any,
                     qmap2: Any, step: int, *, lr: float, beta1: float = 0.0, beta2: float = 0.0,
                     eps: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.0,
                     names: Names = None) -> Work:
@@ -73,7 +73,7 @@ def blockwise8_work(kind: str, params: ArrayList, grads: ArrayList, state1s: Arr
 
 
 def blockwise8(kind: str, params: ArrayList, grads: ArrayList, state1s: ArrayList,
-               state2s: OptArrays, absmax1s: OptArrays, absmax2s: OptArrays, qmap1: Any,
+               state2s: OptArrays, absmax1s: Sequence[Optional[Any]], absmax2s: OptArrays, qmap1: Any,
                qmap2: Any, step: int, *, lr: float, beta1: float = 0.0, beta2: float = 0.0,
                eps: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.0,
                names: Names = None) -> None:

@@ -136,10 +136,17 @@ class Optimizer8bit(Optimizer):
         return ("blockwise8", args, dict(h, names=names))
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """As the base class; the 8-bit entries must be bitsandbytes' own: codes as uint8
-        (never converted from floats) and its maps, value for value."""
+        """As the base class, for our state_dicts and bitsandbytes' (whose ``state_dict()``
+        nests the 8-bit entries of each param under ``"__bnb_optimizer_quant_state__"``;
+        they are taken out of it as bitsandbytes' own load does). The 8-bit entries must be
+        bitsandbytes' own: codes as uint8 (never converted from floats) and its maps, value
+        for value."""
         state = state_dict.get("state") if isinstance(state_dict, Mapping) else None
         if isinstance(state, Mapping):
+            state = {key: _unwrapped(entries) for key, entries in state.items()}
+            state_dict = {**state_dict, "state": state,
+                          "param_groups": [self._loaded_group(g) for g in
+                                           state_dict.get("param_groups", [])]}
             for key, entries in state.items():
                 if not isinstance(entries, Mapping):
                     continue  # the base class names the problem
@@ -154,6 +161,23 @@ class Optimizer8bit(Optimizer):
                         raise ValueError(f"state_dict['state'][{key}][{name!r}]: expected "
                                          f"bitsandbytes' {kind} dynamic map (256 values)")
         super().load_state_dict(state_dict)
+
+    def _loaded_group(self, group: Any) -> Any:
+        """A loaded param group in this class's keys (SGD8bit: from bitsandbytes' betas)."""
+        return group
+
+
+#: where bitsandbytes' state_dict() puts each param's 8-bit entries
+_BNB_WRAPPED = "__bnb_optimizer_quant_state__"
+
+
+def _unwrapped(entries: Any) -> Any:
+    """A param's loaded state with bitsandbytes' nested 8-bit entries taken out."""
+    if not isinstance(entries, Mapping) or not isinstance(entries.get(_BNB_WRAPPED), Mapping):
+        return entries
+    out = {k: v for k, v in entries.items() if k != _BNB_WRAPPED}
+    out.update(entries[_BNB_WRAPPED])
+    return out
 
 
 def _adam_hparams(group: ParamGroup, label: Label) -> Hyper:
@@ -258,6 +282,14 @@ class SGD8bit(Optimizer8bit):
                                       "(bitsandbytes: SGD without momentum is not supported)")
         return blockwise8_hparams("momentum", h["lr"], 0.0, 0.0, 0.0, h["weight_decay"],
                                   h["momentum"])
+
+    def _loaded_group(self, group: Any) -> Any:
+        """bitsandbytes keeps SGD8bit's (momentum, dampening) as ``betas`` and has no
+        nesterov: such a group gets this class's keys from them."""
+        if not isinstance(group, Mapping) or "momentum" in group or "betas" not in group:
+            return group
+        betas = C.pair("state_dict param_groups[...]['betas']", group["betas"])
+        return {**group, "momentum": betas[0], "dampening": betas[1], "nesterov": False}
 
 
 class Lion8bit(Optimizer8bit):

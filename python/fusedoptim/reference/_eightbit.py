@@ -236,7 +236,7 @@ def lion32_step(param: np.ndarray, grad: np.ndarray, m: np.ndarray, *, lr: float
 
 def blockwise8(kind: str, params: list[np.ndarray], grads: list[np.ndarray],
                state1s: list[np.ndarray], state2s: list[np.ndarray | None] | None,
-               absmax1s: list[np.ndarray | None] | None,
+               absmax1s: list[np.ndarray | None],
                absmax2s: list[np.ndarray | None] | None, qmap1: Any, qmap2: Any, step: int, *,
                lr: float, beta1: float = 0.0,
                beta2: float = 0.0, eps: float = 0.0, weight_decay: float = 0.0,
@@ -251,7 +251,7 @@ def blockwise8(kind: str, params: list[np.ndarray], grads: list[np.ndarray],
                       momentum=momentum, names=names)
     n = len(params)
     s2: list[Any] = list(state2s) if state2s is not None else [None] * n
-    a1: list[Any] = list(absmax1s) if absmax1s is not None else [None] * n
+    a1: list[Any] = list(absmax1s)
     a2: list[Any] = list(absmax2s) if absmax2s is not None else [None] * n
     betas = (beta1, beta2)
     for p, g, m, v, x1, x2 in zip(params, grads, state1s, s2, a1, a2):
