@@ -41,9 +41,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--modes", default="", help="comma-separated mode names (default: all)")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    wanted = [m for m in args.modes.split(",") if m]
     for name, pd, sd in MODES:
+        if wanted and name not in wanted:
+            continue
         accs = [run(s, pd, sd, args.lr) for s in seeds]
         print(f"{name:28s} test accuracy {np.mean(accs):.2%} (seeds {seeds}: "
               + ", ".join(f"{a:.2%}" for a in accs) + ")")

@@ -23,8 +23,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOT_OPTIMIZERS = {"traffic", "triad", "scale", "clamp", "axpy", "copy", "diag_newton", "reduce",
                   "dot"}
 OPTIMIZER_FAMILIES = sorted(set(_native.SPECS) - NOT_OPTIMIZERS)
+#: the 8-bit optimizers: their own native entry (functional.blockwise8, not a family of
+#: the kernel list), their own table of options (tests/test_eightbit.py: float32 only) and
+#: their own benchmark (benchmarks/eightbit.py, with bitsandbytes as the peer)
+EIGHT_BIT = [n for n in fusedoptim.optim.__all__ if n.endswith("8bit")]
 #: exported classes and the family each runs (AdamW is Adam with decoupled decay)
-CLASSES = [n for n in fusedoptim.optim.__all__ if n != "Optimizer"]
+CLASSES = [n for n in fusedoptim.optim.__all__ if n != "Optimizer" and n not in EIGHT_BIT]
 
 
 # ----------------------------------------------------------------- compile-time checks
@@ -109,6 +113,18 @@ def test_scalar_packers_follow_the_spec_order():
         if names:
             assert scalar_packer(family)(**{n: i for i, n in enumerate(names)}) == \
                 tuple(range(len(names)))
+
+
+@pytest.mark.parametrize("name", [n for n in EIGHT_BIT if n != "Optimizer8bit"])
+def test_every_8bit_optimizer_has_rows_a_twin_and_a_bench_entry(name):
+    import test_eightbit
+
+    assert name in fusedoptim.__all__
+    assert name in test_eightbit.CLASSES, f"{name}: no row in tests/test_eightbit.py"
+    assert issubclass(getattr(fusedoptim.reference, name), getattr(fusedoptim, name))
+    with open(os.path.join(ROOT, "benchmarks", "eightbit.py")) as f:
+        assert f'"{name}"' in f.read() or name == "AdamW8bit", \
+            f"{name}: not in benchmarks/eightbit.py"
 
 
 @pytest.mark.parametrize("name", CLASSES)
