@@ -23,9 +23,9 @@ py::sequence as_list(py::handle h, const std::string& what) {
 
 void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind, Parsed& out) {
   const std::string wname = "work " + std::to_string(work_index);
-  if (!py::isinstance<py::tuple>(work_h) || (py::len(work_h) != 5 && py::len(work_h) != 6))
+  if (!py::isinstance<py::tuple>(work_h) || py::len(work_h) < 5 || py::len(work_h) > 7)
     throw py::type_error(wname + ": expected a tuple (family, flags, scalars, operands, names"
-                                 "[, masters])");
+                                 "[, masters[, rounding]])");
   py::tuple work = py::reinterpret_borrow<py::tuple>(work_h);
   const int family = static_cast<int>(int_arg(work[0], wname + ": family", 0, kNumSpecs - 1));
   const FamilySpec& spec = family_spec(family);
@@ -69,6 +69,24 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
       throw py::value_error("masters: has " + std::to_string(py::len(masters)) +
                             " entries but params has " + std::to_string(n));
   }
+  // Stochastic rounding of the 16-bit values written (optional): None, or (seed,
+  // tensors, steps), each param's flat index in its optimizer and its step count of this
+  // step, the inputs of rounding_key (engine/multi_tensor.h).
+  const bool stochastic = py::len(work) == 7 && !work[6].is_none();
+  std::uint64_t round_seed = 0;
+  py::sequence round_tensors, round_steps;
+  if (stochastic) {
+    if (&kind != &kHostArrays || family >= kNumFamilies)
+      throw py::value_error(wname + ": stochastic rounding is for host updates only");
+    if (!py::isinstance<py::tuple>(work[6]) || py::len(work[6]) != 3)
+      throw py::type_error(wname + ": rounding: expected a tuple (seed, tensors, steps)");
+    py::tuple rounding = py::reinterpret_borrow<py::tuple>(work[6]);
+    round_seed = rounding[0].cast<std::uint64_t>();
+    round_tensors = as_list(rounding[1], "rounding tensors");
+    round_steps = as_list(rounding[2], "rounding steps");
+    if (py::len(round_tensors) != n || py::len(round_steps) != n)
+      throw py::value_error(wname + ": rounding: one tensor index and one step per param");
+  }
   for (int k = 0; k < spec.n_operands; ++k) {
     const OperandSpec& op = spec.operands[k];
     used[k] = op.needs == 0 || (hyper.flags & op.needs);
@@ -102,6 +120,10 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
                             std::to_string(out.device) + "; one call runs on one device");
     TensorSlot slot{};
     slot.numel = param.numel;
+    if (stochastic) {
+      slot.round_tensor = round_tensors[i].cast<std::uint64_t>();
+      slot.round_step = round_steps[i].cast<std::uint64_t>();
+    }
     // The state's dtype: the param's, or (16-bit params, or float32 params with 16-bit
     // state) float32, float16 or bfloat16, the same for every state buffer of the param.
     int state_type = -1;
@@ -180,6 +202,8 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
       l.elem_size = elem_bytes(pt);
       l.mixed = types != kElemF32 * (kTypes + 1) && types != kElemF64 * (kTypes + 1);
       l.master = master;
+      l.stochastic = stochastic;
+      l.round_seed = round_seed;
       l.written = spec.written_mask();
       for (int k = 0; k < kMaxOperands; ++k) l.elem[k] = elem[k];
     }
