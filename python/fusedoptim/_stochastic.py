@@ -25,6 +25,7 @@ probability (x - lo) / (hi - lo) (truncated to 31 bits below 2**-31).
 from __future__ import annotations
 
 import contextvars
+import os
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -144,3 +145,8 @@ def store(dst: np.ndarray, values: np.ndarray) -> None:
         dst[...] = values.astype(dst.dtype)
     else:
         dst[...] = stochastic_round(values, dst.dtype, key)
+
+
+def new_rounding_seed() -> int:
+    """A fresh 64-bit seed (os.urandom)."""
+    return int.from_bytes(os.urandom(8), "little")
