@@ -60,7 +60,7 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   // the param is its rounding (engine/mixed_apply.cpp). None, or one entry per param:
   // None (no master) or a float32 array of the param's shape.
   py::sequence masters;
-  const bool has_masters = py::len(work) == 6 && !work[5].is_none();
+  const bool has_masters = py::len(work) >= 6 && !work[5].is_none();
   if (has_masters) {
     if (&kind != &kHostArrays || family >= kNumFamilies)
       throw py::value_error(wname + ": master copies are for host updates only");

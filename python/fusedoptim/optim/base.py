@@ -135,7 +135,8 @@ class Optimizer(Precision):
             self.add_param_group(group)
         if self._n == 0:
             raise ValueError("params: empty parameter list")
-        if self.stochastic_rounding and self._backend.name != "host":
+        backend: Any = self._backend  # set by add_param_group
+        if self.stochastic_rounding and backend.name != "host":
             raise NotImplementedError("stochastic_rounding: not available for CUDA device "
                                       "params (host NumPy arrays only)")
 
