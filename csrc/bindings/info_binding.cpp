@@ -105,6 +105,7 @@ void bind_info(py::module_& m) {
   m.def(
       "_stochastic_round",
       [](const py::object& src, const py::object& dst, std::uint64_t key, std::uint64_t first) {
+        // Testing only; checks enough that no call can write out of bounds.
         const ArrayView s = kHostArrays.view(src, Label{"src", nullptr, Label::kWhole});
         const ArrayView d = kHostArrays.view(dst, Label{"dst", nullptr, Label::kWhole});
         if (step_dtype(s, Label{"src", nullptr, Label::kWhole}, true) != DType::F32)

@@ -21,6 +21,19 @@ py::sequence as_list(py::handle h, const std::string& what) {
   return py::reinterpret_borrow<py::sequence>(h);
 }
 
+// An int in [0, 2^64) (not a bool), else TypeError / ValueError naming `what`.
+std::uint64_t u64_arg(py::handle h, const std::string& what) {
+  if (!PyLong_Check(h.ptr()) || PyBool_Check(h.ptr()))
+    throw py::type_error(what + ": expected an int, got " +
+                         std::string(py::str(py::type::handle_of(h).attr("__name__"))));
+  const unsigned long long v = PyLong_AsUnsignedLongLong(h.ptr());
+  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw py::value_error(what + ": expected an int in [0, 2**64)");
+  }
+  return static_cast<std::uint64_t>(v);
+}
+
 void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind, Parsed& out) {
   const std::string wname = "work " + std::to_string(work_index);
   if (!py::isinstance<py::tuple>(work_h) || py::len(work_h) < 5 || py::len(work_h) > 7)
@@ -81,7 +94,7 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
     if (!py::isinstance<py::tuple>(work[6]) || py::len(work[6]) != 3)
       throw py::type_error(wname + ": rounding: expected a tuple (seed, tensors, steps)");
     py::tuple rounding = py::reinterpret_borrow<py::tuple>(work[6]);
-    round_seed = rounding[0].cast<std::uint64_t>();
+    round_seed = u64_arg(rounding[0], wname + ": rounding seed");
     round_tensors = as_list(rounding[1], "rounding tensors");
     round_steps = as_list(rounding[2], "rounding steps");
     if (py::len(round_tensors) != n || py::len(round_steps) != n)
@@ -121,8 +134,8 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
     TensorSlot slot{};
     slot.numel = param.numel;
     if (stochastic) {
-      slot.round_tensor = round_tensors[i].cast<std::uint64_t>();
-      slot.round_step = round_steps[i].cast<std::uint64_t>();
+      slot.round_tensor = u64_arg(round_tensors[i], wname + ": rounding tensors");
+      slot.round_step = u64_arg(round_steps[i], wname + ": rounding steps");
     }
     // The state's dtype: the param's, or (16-bit params, or float32 params with 16-bit
     // state) float32, float16 or bfloat16, the same for every state buffer of the param.
