@@ -622,7 +622,7 @@ GARBAGE_ENTRIES = [
     "_core.StalePlan", "_core.adafactor_check", "_core.adafactor_step", "_core.apply_sums",
     "_core.build_info", "_core.check_params", "_core.get_isa",
     "_core.get_num_threads", "_core.kernel_specs", "_core.pack", "_core.reduce", "_core.run",
-    "_core.same_key", "_core.set_isa", "_core.unpack",
+    "_core.same_key", "_core.set_isa", "_core.unpack", "_core._stochastic_round",
     "_core.set_num_threads", "_core.softmax_xent", "_core.validate",
     "_cuda_emulator.Plan", "_cuda_emulator.Plan.__init__", "_cuda_emulator.Plan.__len__",
     "_cuda_emulator.Plan.run", "_cuda_emulator.Plan._pybind11_conduit_v1_",

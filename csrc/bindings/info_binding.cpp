@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "bindings/array_checks.h"
 #include "bindings/bindings.h"
 #include "engine/dispatch.h"
 #include "engine/multi_tensor.h"
@@ -101,6 +102,25 @@ void bind_info(py::module_& m) {
       py::arg("n"), "Threads the kernels use: 1 to 1024.");
   m.def("set_isa", &set_isa, py::arg("name"), "Force an ISA path (scalar, avx2, avx512).");
   m.def("get_isa", [] { return std::string(isa_name(active_isa())); });
+  m.def(
+      "_stochastic_round",
+      [](const py::object& src, const py::object& dst, std::uint64_t key, std::uint64_t first) {
+        // Testing only; checks enough that no call can write out of bounds.
+        const ArrayView s = kHostArrays.view(src, Label{"src", nullptr, Label::kWhole});
+        const ArrayView d = kHostArrays.view(dst, Label{"dst", nullptr, Label::kWhole});
+        if (step_dtype(s, Label{"src", nullptr, Label::kWhole}, true) != DType::F32)
+          throw py::type_error("src: expected float32");
+        const DType dt = step_dtype(d, Label{"dst", nullptr, Label::kWhole}, true);
+        if (dt != DType::F16 && dt != DType::BF16) throw py::type_error("dst: expected 16-bit");
+        check_layout(s, Label{"src", nullptr, Label::kWhole}, false, kHostArrays);
+        check_layout(d, Label{"dst", nullptr, Label::kWhole}, true, kHostArrays);
+        if (s.numel != d.numel) throw py::value_error("dst: not src's size");
+        active_table().store_sr[static_cast<int>(dt)](static_cast<const float*>(s.data), d.data,
+                                                       s.numel, key, first);
+      },
+      py::arg("src"), py::arg("dst"), py::arg("key"), py::arg("first"),
+      "Testing: dst <- src rounded stochastically with operand key `key`, src[0] being "
+      "element `first` of its tensor (engine/half_convert.h), on the active ISA path.");
 }
 
 }  // namespace fusedoptim

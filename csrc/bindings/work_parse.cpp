@@ -21,11 +21,24 @@ py::sequence as_list(py::handle h, const std::string& what) {
   return py::reinterpret_borrow<py::sequence>(h);
 }
 
+// An int in [0, 2^64) (not a bool), else TypeError / ValueError naming `what`.
+std::uint64_t u64_arg(py::handle h, const std::string& what) {
+  if (!PyLong_Check(h.ptr()) || PyBool_Check(h.ptr()))
+    throw py::type_error(what + ": expected an int, got " +
+                         std::string(py::str(py::type::handle_of(h).attr("__name__"))));
+  const unsigned long long v = PyLong_AsUnsignedLongLong(h.ptr());
+  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw py::value_error(what + ": expected an int in [0, 2**64)");
+  }
+  return static_cast<std::uint64_t>(v);
+}
+
 void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind, Parsed& out) {
   const std::string wname = "work " + std::to_string(work_index);
-  if (!py::isinstance<py::tuple>(work_h) || (py::len(work_h) != 5 && py::len(work_h) != 6))
+  if (!py::isinstance<py::tuple>(work_h) || py::len(work_h) < 5 || py::len(work_h) > 7)
     throw py::type_error(wname + ": expected a tuple (family, flags, scalars, operands, names"
-                                 "[, masters])");
+                                 "[, masters[, rounding]])");
   py::tuple work = py::reinterpret_borrow<py::tuple>(work_h);
   const int family = static_cast<int>(int_arg(work[0], wname + ": family", 0, kNumSpecs - 1));
   const FamilySpec& spec = family_spec(family);
@@ -60,7 +73,7 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   // the param is its rounding (engine/mixed_apply.cpp). None, or one entry per param:
   // None (no master) or a float32 array of the param's shape.
   py::sequence masters;
-  const bool has_masters = py::len(work) == 6 && !work[5].is_none();
+  const bool has_masters = py::len(work) >= 6 && !work[5].is_none();
   if (has_masters) {
     if (&kind != &kHostArrays || family >= kNumFamilies)
       throw py::value_error(wname + ": master copies are for host updates only");
@@ -68,6 +81,24 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
     if (py::len(masters) != n)
       throw py::value_error("masters: has " + std::to_string(py::len(masters)) +
                             " entries but params has " + std::to_string(n));
+  }
+  // Stochastic rounding of the 16-bit values written (optional): None, or (seed,
+  // tensors, steps), each param's flat index in its optimizer and its step count of this
+  // step, the inputs of rounding_key (engine/multi_tensor.h).
+  const bool stochastic = py::len(work) == 7 && !work[6].is_none();
+  std::uint64_t round_seed = 0;
+  py::sequence round_tensors, round_steps;
+  if (stochastic) {
+    if (&kind != &kHostArrays || family >= kNumFamilies)
+      throw py::value_error(wname + ": stochastic rounding is for host updates only");
+    if (!py::isinstance<py::tuple>(work[6]) || py::len(work[6]) != 3)
+      throw py::type_error(wname + ": rounding: expected a tuple (seed, tensors, steps)");
+    py::tuple rounding = py::reinterpret_borrow<py::tuple>(work[6]);
+    round_seed = u64_arg(rounding[0], wname + ": rounding seed");
+    round_tensors = as_list(rounding[1], "rounding tensors");
+    round_steps = as_list(rounding[2], "rounding steps");
+    if (py::len(round_tensors) != n || py::len(round_steps) != n)
+      throw py::value_error(wname + ": rounding: one tensor index and one step per param");
   }
   for (int k = 0; k < spec.n_operands; ++k) {
     const OperandSpec& op = spec.operands[k];
@@ -102,6 +133,10 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
                             std::to_string(out.device) + "; one call runs on one device");
     TensorSlot slot{};
     slot.numel = param.numel;
+    if (stochastic) {
+      slot.round_tensor = u64_arg(round_tensors[i], wname + ": rounding tensors");
+      slot.round_step = u64_arg(round_steps[i], wname + ": rounding steps");
+    }
     // The state's dtype: the param's, or (16-bit params, or float32 params with 16-bit
     // state) float32, float16 or bfloat16, the same for every state buffer of the param.
     int state_type = -1;
@@ -180,6 +215,8 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
       l.elem_size = elem_bytes(pt);
       l.mixed = types != kElemF32 * (kTypes + 1) && types != kElemF64 * (kTypes + 1);
       l.master = master;
+      l.stochastic = stochastic;
+      l.round_seed = round_seed;
       l.written = spec.written_mask();
       for (int k = 0; k < kMaxOperands; ++k) l.elem[k] = elem[k];
     }

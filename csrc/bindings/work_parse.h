@@ -7,6 +7,11 @@
 //   operands sequence of lists of arrays (params, grads, state buffers...), in
 //            table order; an operand the flags do not use may be None
 //   names    None or a list of str, how tensor i is called in messages
+//   masters  (optional) None or per param None or its float32 master copy
+//   rounding (optional) None or (seed, tensors, steps): the 16-bit values written are
+//            rounded stochastically (engine/half_convert.h) from rounding_key(seed,
+//            steps[i], tensors[i], operand) for param i
+// A Plan made from works with rounding advances every step by one on each run.
 // parse_all checks every work completely (types, dtypes, shapes, layout, memory
 // overlap between everything written and everything read) and changes nothing.
 #pragma once

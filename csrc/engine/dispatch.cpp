@@ -95,6 +95,7 @@ void bind_conversions(Launch& l) {
   for (int k = 0; k < l.n_operands; ++k) {
     l.load[k] = table.load[l.elem[k]];
     l.store[k] = table.store[l.elem[k]];
+    l.store_sr[k] = table.store_sr[l.elem[k]];
   }
 }
 

@@ -18,6 +18,7 @@ struct KernelTable {
   // float32 / float64.
   LoadFn load[4];
   StoreFn store[4];
+  StoreSrFn store_sr[4];  // the same stores, rounding stochastically
 };
 
 enum class Isa { Scalar = 0, AVX2 = 1, AVX512 = 2 };

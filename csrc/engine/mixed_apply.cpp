@@ -14,6 +14,7 @@
 // The same tiles carry loss scaling (Hyper::grad_unscale != 1): the grads' tile is
 // multiplied by 1 / scale before the rule runs, so the rules never see the scale.
 #include <cstddef>
+#include <cstdint>
 
 #include "engine/multi_tensor.h"
 
@@ -28,10 +29,20 @@ constexpr std::size_t kTile = 256;
 constexpr std::size_t kPad = 16;
 
 // The tiles of one segment: run(tile pointers, m) between the loads and the stores.
+// `slot` and `first` (the index of the segment's first element in its tensor): for
+// stochastic rounding only.
 template <class Run>
-void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run) {
+void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run,
+               const TensorSlot* slot = nullptr, std::size_t first = 0) {
   alignas(64) float buf[kMaxOperands][kTile + kPad];
   const int K = l.n_operands;
+  const bool stochastic = l.stochastic && slot != nullptr;
+  std::uint64_t keys[kMaxOperands] = {};
+  if (stochastic)
+    for (int k = 0; k < K; ++k)
+      if (ptrs[k] && l.elem[k] != kElemF32 && (l.written >> k & 1u))
+        keys[k] = rounding_key(l.round_seed, slot->round_step, slot->round_tensor,
+                               static_cast<std::uint64_t>(k));
   const float unscale = static_cast<float>(l.hyper.grad_unscale);  // a power of two: exact
   for (std::size_t off = 0; off < n; off += kTile) {
     const std::size_t m = n - off < kTile ? n - off : kTile;
@@ -54,10 +65,14 @@ void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run) {
       tile[1] = buf[1];
     }
     run(tile, m);
-    for (int k = 0; k < K; ++k)
-      if (ptrs[k] && l.elem[k] != kElemF32 && (l.written >> k & 1u))
-        l.store[k](static_cast<const float*>(tile[k]),
-                   static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]), m);
+    for (int k = 0; k < K; ++k) {
+      if (!ptrs[k] || l.elem[k] == kElemF32 || !(l.written >> k & 1u)) continue;
+      char* at = static_cast<char*>(ptrs[k]) + off * elem_bytes(l.elem[k]);
+      if (stochastic)
+        l.store_sr[k](static_cast<const float*>(tile[k]), at, m, keys[k], first + off);
+      else
+        l.store[k](static_cast<const float*>(tile[k]), at, m);
+    }
   }
 }
 
@@ -87,8 +102,24 @@ void scaled_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
     scaled_tiles<double>(l, ptrs, n);
 }
 
-void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
-  each_tile(l, ptrs, n, [&](void* const* tile, std::size_t m) { l.fn(l.hyper, tile, m); });
+void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n, const TensorSlot& slot,
+                 std::size_t first) {
+  each_tile(
+      l, ptrs, n, [&](void* const* tile, std::size_t m) { l.fn(l.hyper, tile, m); }, &slot, first);
+}
+
+namespace {
+std::uint64_t sm(std::uint64_t z) {  // splitmix64's output function of z + gamma
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+std::uint64_t rounding_key(std::uint64_t seed, std::uint64_t step, std::uint64_t tensor,
+                           std::uint64_t operand) {
+  return sm(sm(sm(sm(seed) ^ step) ^ tensor) ^ operand);
 }
 
 double mixed_reduce(const Launch& l, void* const* ptrs, std::size_t n) {

@@ -47,7 +47,7 @@ void run_segment(const Segment& s) {
   void* ptrs[kMaxOperands];
   segment_ptrs(s, ptrs);
   if (s.launch->mixed)
-    mixed_chunk(*s.launch, ptrs, s.n);
+    mixed_chunk(*s.launch, ptrs, s.n, s.launch->tensors[s.tensor], s.offset);
   else if (s.launch->hyper.grad_unscale != 1.0)
     scaled_chunk(*s.launch, ptrs, s.n);
   else

@@ -39,6 +39,20 @@ constexpr std::size_t elem_bytes(int t) { return t == kElemF64 ? 8 : t == kElemF
 // A run of n 16-bit values to float32 (load) and back, rounded to nearest even (store).
 using LoadFn = void (*)(const void* src, float* dst, std::size_t n);
 using StoreFn = void (*)(const float* src, void* dst, std::size_t n);
+// The same store rounding stochastically (stochastic_rounding=True; the rule and the
+// generator: engine/half_convert.h): `key` is the operand's rounding_key, `first` the
+// index of src[0] in its tensor.
+using StoreSrFn = void (*)(const float* src, void* dst, std::size_t n, std::uint64_t key,
+                           std::uint64_t first);
+
+// The 64-bit key of the random bits of one written operand in one step:
+//   sm(sm(sm(sm(seed) ^ step) ^ tensor) ^ operand)
+// with sm(z) = splitmix64's output function of z + 0x9E3779B97F4A7C15. `step`: the
+// param's step count of this step (1 on the first), `tensor`: the param's flat index in
+// its optimizer, `operand`: the operand's index in its family's operand table (0: the
+// param, also when stored from its master copy). python/fusedoptim/_stochastic.py: the same.
+std::uint64_t rounding_key(std::uint64_t seed, std::uint64_t step, std::uint64_t tensor,
+                           std::uint64_t operand);
 
 // A 16-bit param's float32 master copy rides in the last pointer of its slot: no
 // family has that many operands (static_assert in kernel_common.h's rule_loop).
@@ -47,6 +61,10 @@ constexpr int kMasterSlot = kMaxOperands - 1;
 struct TensorSlot {
   void* ptr[kMaxOperands];
   std::size_t numel;
+  // Stochastic rounding (Launch::stochastic): the param's flat index in its optimizer and
+  // its step count of this step, two inputs of rounding_key.
+  std::uint64_t round_tensor = 0;
+  std::uint64_t round_step = 0;
 };
 
 // One optimizer update (one family, one dtype) over a list of tensors.
@@ -70,11 +88,19 @@ struct Launch {
   unsigned written = 0;
   LoadFn load[kMaxOperands] = {};
   StoreFn store[kMaxOperands] = {};
+  // 16-bit values written are rounded stochastically (store_sr), from rounding_key(
+  // round_seed, each tensor's round_step and round_tensor, the operand).
+  bool stochastic = false;
+  std::uint64_t round_seed = 0;
+  StoreSrFn store_sr[kMaxOperands] = {};
 };
 
 // One segment of a mixed launch: tiles of its operands converted to float32, the
 // launch's float32 kernel over them, written operands rounded back (mixed_apply.cpp).
-void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n);
+// `slot`: the segment's tensor, `first`: the index of its first element in it (the
+// inputs of stochastic rounding).
+void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n, const TensorSlot& slot,
+                 std::size_t first);
 // A float32 / float64 segment with loss scaling (Hyper::grad_unscale != 1): the rule
 // over tiles whose grads are multiplied by grad_unscale first.
 void scaled_chunk(const Launch& l, void* const* ptrs, std::size_t n);

@@ -144,3 +144,6 @@ def set_isa(name: str) -> None:
     """Force an ISA path (scalar, avx2, avx512)."""
 
 def get_isa() -> str: ...
+def _stochastic_round(src: np.ndarray, dst: np.ndarray, key: int, first: int) -> None:
+    """Testing: dst <- src (float32) rounded stochastically to dst's 16-bit dtype with
+    operand key ``key``, src[0] being element ``first`` of its tensor; active ISA path."""

@@ -8,6 +8,11 @@ say) re-checks the hyperparameters and keeps the plan; the native plan re-checks
 the gradients and the arrays themselves on every run. The key a plan compares with
 holds snapshots of the values, never a user's list: betas[0] = 0 done in place is a
 change like any other.
+
+Stochastic rounding: the plan is made from works carrying (seed, tensors, steps) and
+advances every tensor's step by one on each run (csrc/bindings/plan_binding.cpp), as the
+optimizer's step counts advance; anything that changes step counts otherwise (a loaded
+state_dict, ``opt.state[i]["step"] = ...``) bumps the version and drops the plan.
 """
 from __future__ import annotations
 

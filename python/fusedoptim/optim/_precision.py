@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import _half
+from .._stochastic import store
 from ._state import GroupState
 
 #: the state entry of a 16-bit param's float32 master copy (master_weights=True)
@@ -116,4 +117,4 @@ def on_masters(fn: Callable[..., Any], args: Sequence[Any], kw: dict[str, Any],
     fn(wide_p, wide_g, *args[2:], **kw)
     for p, m in zip(params, masters):
         if m is not None:
-            p[...] = m.astype(p.dtype)
+            store(p, m)  # rounded to nearest even, or stochastically (stochastic_rounding)

@@ -27,10 +27,12 @@ class Adadelta(Optimizer):
     def __init__(self, params: Params, lr: LR = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0, *, maximize: bool = False,
                  state_dtype: StateDtype = None,
-                 master_weights: bool = False) -> None:
+                 master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize),
-                         state_dtype=state_dtype, master_weights=master_weights)
+                         state_dtype=state_dtype, master_weights=master_weights,
+                         stochastic_rounding=stochastic_rounding)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return C.checked(group, label, lr=C.nonneg, rho=rho_value, eps=C.nonneg,

@@ -23,11 +23,13 @@ class Adagrad(Optimizer):
     def __init__(self, params: Params, lr: LR = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *,
                  maximize: bool = False, state_dtype: StateDtype = None,
-                 master_weights: bool = False) -> None:
+                 master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps, maximize=maximize),
-                         state_dtype=state_dtype, master_weights=master_weights)
+                         state_dtype=state_dtype, master_weights=master_weights,
+                         stochastic_rounding=stochastic_rounding)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         C.nonneg(label("initial_accumulator_value"), group["initial_accumulator_value"])

@@ -30,11 +30,13 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
                  maximize: bool = False, decoupled_weight_decay: bool = False,
                  state_dtype: StateDtype = None,
-                 master_weights: bool = False) -> None:
+                 master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay),
-                         state_dtype=state_dtype, master_weights=master_weights)
+                         state_dtype=state_dtype, master_weights=master_weights,
+                         stochastic_rounding=stochastic_rounding)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         betas = C.pair(label("betas"), group["betas"])
@@ -67,8 +69,10 @@ class AdamW(Adam):
     def __init__(self, params: Params, lr: LR = 1e-3, betas: Betas = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
                  maximize: bool = False, state_dtype: StateDtype = None,
-                 master_weights: bool = False) -> None:
+                 master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         Optimizer.__init__(self, params, dict(lr=lr, betas=betas, eps=eps,
                                               weight_decay=weight_decay, amsgrad=amsgrad,
                                               maximize=maximize, decoupled_weight_decay=True),
-                                 state_dtype=state_dtype, master_weights=master_weights)
+                                 state_dtype=state_dtype, master_weights=master_weights,
+                                 stochastic_rounding=stochastic_rounding)

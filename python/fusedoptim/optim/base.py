@@ -24,6 +24,7 @@ from .._typing import (BufferInits, Call, Grads, Hyper, Label, NewBuffers, Param
 from . import _groups as G
 from ._fast import FastStep
 from ._lock import new_lock, one_at_a_time, without_lock
+from .._stochastic import keys_of_works, new_rounding_seed, rounding_keys
 from ._precision import MASTER, Precision, on_masters
 from ._state import GroupState, StateView, loaded_entries
 
@@ -51,6 +52,20 @@ class Optimizer(Precision):
     the copy and writes the param as its rounding, in the same pass, so small updates
     accumulate in float32 instead of vanishing below the 16-bit param's precision.
     Other params have no copy. One-pass optimizers only (not LAMB, LARS, Adafactor, Muon).
+
+    ``stochastic_rounding=True`` rounds every 16-bit value a step writes (16-bit params,
+    a param written from its master copy, 16-bit state) stochastically instead of to
+    nearest even: a value x between its two 16-bit neighbours lo < x < hi becomes hi with
+    probability (x - lo) / (hi - lo), so small updates survive in expectation. Exact values,
+    zeros, infs and NaNs are kept; past the largest finite 16-bit value, round to nearest.
+    The random bits come from a counter-based generator keyed by (seed, step, tensor,
+    operand, element index) (the rule and generator: fusedoptim/_stochastic.py), so results
+    are bitwise the same for any thread count and ISA path, on the reused plan as on the
+    general path, and reproducible: the seed (``rounding_seed``, drawn from os.urandom at
+    construction) is saved in ``state_dict()["rounding_seed"]`` and restored by
+    ``load_state_dict`` (optimizers without a "step" entry, SGD and Lion, also save their
+    step counts, ``"rounding_steps"``). Float32 and float64 values are unaffected. One-pass
+    optimizers on host arrays only.
 
     CUDA device arrays (CuPy, or anything with ``__cuda_array_interface__``) run on
     the CUDA kernels instead, with state kept as device arrays of the same kind and
@@ -85,7 +100,8 @@ class Optimizer(Precision):
     _multi_pass: bool = False
 
     def __init__(self, params: Params, defaults: dict[str, Any], *,
-                 state_dtype: Any = None, master_weights: bool = False) -> None:
+                 state_dtype: Any = None, master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         self._lock = new_lock()  # one step at a time: see _lock.py
         #: the dtype of every state buffer (None: each param's own); see the class docstring
         self.state_dtype = _half.state_dtype(state_dtype)
@@ -95,6 +111,13 @@ class Optimizer(Precision):
         if self.master_weights and self._multi_pass:
             raise ValueError(f"master_weights: {type(self).__name__}'s step is several passes; "
                              "master copies are kept by the one-pass optimizers only")
+        #: 16-bit values written rounded stochastically; see the class docstring
+        self.stochastic_rounding = C.flag("stochastic_rounding", stochastic_rounding)
+        if self.stochastic_rounding and self._multi_pass:
+            raise ValueError(f"stochastic_rounding: {type(self).__name__}'s step is several "
+                             "passes; stochastic rounding is done by the one-pass optimizers only")
+        #: the seed of stochastic rounding's generator (saved in the state_dict)
+        self.rounding_seed = new_rounding_seed()
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self._groups: list[GroupState] = []
@@ -112,6 +135,10 @@ class Optimizer(Precision):
             self.add_param_group(group)
         if self._n == 0:
             raise ValueError("params: empty parameter list")
+        backend: Any = self._backend  # set by add_param_group
+        if self.stochastic_rounding and backend.name != "host":
+            raise NotImplementedError("stochastic_rounding: not available for CUDA device "
+                                      "params (host NumPy arrays only)")
 
     # ------------------------------------------------------------------ groups
     @one_at_a_time
@@ -142,11 +169,16 @@ class Optimizer(Precision):
         self._version += 1
 
     @staticmethod
-    def _works(calls: list[Call], masters: list[Any] | None = None) -> list[Work]:
+    def _works(calls: list[Call], masters: list[Any] | None = None,
+               roundings: list[Any] | None = None) -> list[Work]:
         """The native layer's description of each call: what it checks and runs (with
-        the params' float32 master copies, where a call has them)."""
+        the params' float32 master copies, where a call has them, and with stochastic
+        rounding's (seed, tensors, steps))."""
         works = [getattr(F, name + "_work")(*args, **kw) for name, args, kw in calls]
-        if masters:
+        if roundings:
+            ms = masters or [None] * len(works)
+            works = [(*w, m, r) for w, m, r in zip(works, ms, roundings)]
+        elif masters:
             works = [w if m is None else (*w, m) for w, m in zip(works, masters)]
         return works
 
@@ -160,6 +192,9 @@ class Optimizer(Precision):
         self.__dict__.update(state)
         self.__dict__.setdefault("state_dtype", None)  # pickled before state_dtype existed
         self.__dict__.setdefault("master_weights", False)  # ... or before master_weights
+        self.__dict__.setdefault("stochastic_rounding", False)  # ... or stochastic_rounding
+        if "rounding_seed" not in self.__dict__:
+            self.rounding_seed = new_rounding_seed()
         self._lock = new_lock()
         self._backend = _backends.for_arrays([p for g in self.param_groups for p in g["params"]])
 
@@ -241,6 +276,7 @@ class Optimizer(Precision):
             grad_scale = 1.0
         calls: list[Call] = []
         call_masters: list[list[Any] | None] = []  # per call: the params' master copies
+        roundings: list[Any] = []  # per call: stochastic rounding's (seed, tensors, steps)
         commits: list[tuple[GroupState, list[int], dict[tuple[str, int], Any], Hyper]] = []
         cacheable = self._functional is F and not self._multi_pass
         for gi, (group, gs, glist) in enumerate(zip(self.param_groups, self._groups, per_group)):
@@ -271,14 +307,18 @@ class Optimizer(Precision):
                                         [gs.names[j] for j in js]))
                 call_masters.append([new.get((MASTER, j), gs.buffers[MASTER][j]) for j in js]
                                     if masters else None)
+                if self.stochastic_rounding:
+                    steps = gs.steps
+                    roundings.append((self.rounding_seed, [gs.indices[j] for j in js],
+                                      [steps[j] + 1 for j in js]))
             commits.append((gs, active, new, h))
         if dry_run:
-            works = self._works(calls, call_masters)
+            works = self._works(calls, call_masters, roundings)
             if works:
                 self._backend.validate(works)
             return
         self._fast = None
-        works = self._execute(calls, grad_scale, call_masters)
+        works = self._execute(calls, grad_scale, call_masters, roundings)
         if cacheable and works:
             self._fast = FastStep(self, works, calls, [c[0] for c in commits])
         for gs, active, new, h in commits:
@@ -300,25 +340,28 @@ class Optimizer(Precision):
                                    lambda k: f"{label}[{k!r}]")
 
     def _execute(self, calls: list[Call], grad_scale: float = 1.0,
-                 masters: list[Any] | None = None) -> list[Work]:
+                 masters: list[Any] | None = None, roundings: list[Any] | None = None
+                 ) -> list[Work]:
         """Run the step's calls: one native call for all, or the reference's NumPy.
         Returns the works that ran. ``grad_scale``: the kernels divide the grads by it
         (a power of two; the other paths were given unscaled copies). ``masters``: per
-        call, None or the params' float32 master copies."""
-        works = self._works(calls, masters)
+        call, None or the params' float32 master copies. ``roundings``: per call,
+        stochastic rounding's (seed, tensors, steps), or none."""
+        works = self._works(calls, masters, roundings)
         if self._functional is F and not self._multi_pass:
             self._backend.run(works, grad_scale)
             return works
         if self._functional is not F and self._backend.name != "host":
             raise TypeError("the reference optimizers run on NumPy arrays only")
         self._backend.validate(works)
-        for c, (name, args, kw) in enumerate(calls):
-            fn = getattr(self._functional, name)
-            ms = masters[c] if masters else None
-            if ms is None:
-                fn(*args, **kw)
-            else:
-                on_masters(fn, args, kw, ms)
+        with rounding_keys(keys_of_works(works)):  # the reference's stores: _stochastic.store
+            for c, (name, args, kw) in enumerate(calls):
+                fn = getattr(self._functional, name)
+                ms = masters[c] if masters else None
+                if ms is None:
+                    fn(*args, **kw)
+                else:
+                    on_masters(fn, args, kw, ms)
         return works
 
     def _split_grads(self, grads: Grads | None) -> list[list[Any]]:
@@ -362,8 +405,13 @@ class Optimizer(Precision):
             state[i] = {k: (v.copy() if isinstance(v, np.ndarray) else
                             to_numpy(v) if is_array(v) else v) for k, v in view[i].items()}
         groups = G.export_groups(self.param_groups, [gs.indices for gs in self._groups], self._keys)
-        return {"state": state, "param_groups": groups,
-                "group_updates": [gs.updates for gs in self._groups]}
+        out: StateDict = {"state": state, "param_groups": groups,
+                          "group_updates": [gs.updates for gs in self._groups]}
+        if self.stochastic_rounding:
+            out["rounding_seed"] = self.rounding_seed
+            if not self._has_step:  # the step counts the keys use, kept nowhere else
+                out["rounding_steps"] = [s for gs in self._groups for s in gs.steps]
+        return out
 
     @one_at_a_time
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -384,15 +432,30 @@ class Optimizer(Precision):
                      for u in updates)):
             raise ValueError("state_dict['group_updates']: expected one count >= 0 per param group, "
                              f"got {updates!r}")
+        seed = state_dict.get("rounding_seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or not 0 <= seed < 2**64):
+            raise ValueError("state_dict['rounding_seed']: expected an int in [0, 2**64), got "
+                             f"{seed!r}")
+        rsteps = state_dict.get("rounding_steps")
+        if rsteps is not None and (
+                not isinstance(rsteps, (list, tuple)) or len(rsteps) != len(flat)
+                or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+                       for s in rsteps)):
+            raise ValueError("state_dict['rounding_steps']: expected one count >= 0 per param, "
+                             f"got {rsteps!r}")
         # Everything checked: replace hyperparameters and state.
         self._version += 1
+        if seed is not None:
+            self.rounding_seed = int(seed)
         G.replace_hyperparameters(self.param_groups, new_groups)
         for gs, count in zip(self._groups, updates):
             gs.steps = [0] * len(gs.indices)
             gs.buffers = {}
             gs.updates = int(count)
         for key, (gs, j, _) in enumerate(flat):
-            gs.steps[j] = new_steps.get(key, 0)
+            gs.steps[j] = new_steps.get(key, 0) if rsteps is None or self._has_step \
+                else int(rsteps[key])
         for (key, name), arr in new_bufs.items():
             gs, j, _ = flat[key]
             gs.buffer(name)[j] = arr

@@ -38,11 +38,13 @@ class LARS(Optimizer):
     def __init__(self, params: Params, lr: LR, momentum: float = 0.9, weight_decay: float = 0.0,
                  trust_coefficient: float = 1e-3, eps: float = 0.0, nesterov: bool = False, *,
                  maximize: bool = False, state_dtype: StateDtype = None,
-                 master_weights: bool = False) -> None:
+                 master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                       trust_coefficient=trust_coefficient, eps=eps,
                                       nesterov=nesterov, maximize=maximize),
-                         state_dtype=state_dtype, master_weights=master_weights)
+                         state_dtype=state_dtype, master_weights=master_weights,
+                         stochastic_rounding=stochastic_rounding)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         return C.checked(group, label, lr=C.nonneg, momentum=C.nonneg, weight_decay=C.nonneg,

@@ -53,11 +53,13 @@ class Muon(Optimizer):
                  ns_coefficients: tuple[float, float, float] = NS_COEFFICIENTS,
                  eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: str | None = None, *,
                  state_dtype: StateDtype = None,
-                 master_weights: bool = False) -> None:
+                 master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
                                       nesterov=nesterov, ns_coefficients=ns_coefficients,
                                       eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn),
-                         state_dtype=state_dtype, master_weights=master_weights)
+                         state_dtype=state_dtype, master_weights=master_weights,
+                         stochastic_rounding=stochastic_rounding)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         keys = ("lr", "weight_decay", "momentum", "nesterov", "ns_coefficients", "eps",

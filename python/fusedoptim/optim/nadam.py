@@ -35,12 +35,14 @@ class NAdam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False,
                  state_dtype: StateDtype = None,
-                 master_weights: bool = False) -> None:
+                 master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize),
-                         state_dtype=state_dtype, master_weights=master_weights)
+                         state_dtype=state_dtype, master_weights=master_weights,
+                         stochastic_rounding=stochastic_rounding)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         beta1, beta2 = C.betas(label("betas"), group["betas"])

@@ -31,11 +31,13 @@ class SGD(Optimizer):
     def __init__(self, params: Params, lr: LR = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, state_dtype: StateDtype = None,
-                 master_weights: bool = False) -> None:
+                 master_weights: bool = False,
+                 stochastic_rounding: bool = False) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize),
-                         state_dtype=state_dtype, master_weights=master_weights)
+                         state_dtype=state_dtype, master_weights=master_weights,
+                         stochastic_rounding=stochastic_rounding)
 
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         h = dict(lr=C.nonneg(label("lr"), group["lr"]),

@@ -3,7 +3,8 @@ written for one dtype; :func:`opmath` runs it for 16-bit params, grads or state 
 native kernels do (and torch's fused CPU optimizers, "opmath"): every 16-bit operand
 read as a float32 copy, the float32 formula, each written array rounded once to its
 storage dtype (round to nearest even: NumPy's float32 -> float16 cast, ml_dtypes'
-float32 -> bfloat16 cast).
+float32 -> bfloat16 cast; or, in a step of an optimizer with stochastic_rounding=True,
+stochastically: fusedoptim/_stochastic.py's store).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from .._half import is_half
+from .._stochastic import store
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -62,7 +64,7 @@ def opmath(fn: _F) -> _F:
                 if o is None and c is not None:  # a buffer the formula created (sgd's)
                     orig[i] = c.astype(params[i].dtype)
                 elif o is not c:
-                    o[...] = c.astype(o.dtype)
+                    store(o, c)  # to nearest even, or stochastically (stochastic_rounding)
         return result
 
     return cast(_F, wrapper)
