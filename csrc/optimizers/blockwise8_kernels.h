@@ -6,6 +6,12 @@
 // tile of 256 values (L1) while their absmax is found, then requantized. Whole blocks
 // take the intrinsics path of the ISA (AVX-512 or AVX2), a tensor's last partial block
 // and every block of the scalar path the plain C++ one.
+// The AVX-512 VBMI build (isa/blockwise8_avx512vbmi.cpp, FO_Q8_VBMI) replaces both table
+// gathers, the cost of the others (per 16 values: 2 qmap gathers, 2 gathers from the
+// 64 KiB quantizer table): a block's 256 codes are dequantized into its tile by byte
+// permutes of the map's 4 byte planes (deq_tile), and requantized by a binary search
+// over the map's 255 bin thresholds in word-permute tables (search32, blockwise8.h),
+// where the map allows it (else by the table gather).
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -42,7 +48,9 @@ inline float sign_np(float x) {
 
 inline uint8_t code_of(float x, float inv, const uint8_t* lut) {
   float s = x * inv;
-  s = s < -1.0f ? -1.0f : s;
+  // NaN (0 * inf: a subnormal absmax makes inv inf) goes to -1 (bin 0), as the SIMD
+  // clamp (max_ps returns its second operand for a NaN) and the reference's cast do.
+  s = s >= -1.0f ? s : -1.0f;
   s = s > 1.0f ? 1.0f : s;
   const float h = (s + 1.0f) * 0.5f;
   return lut[static_cast<int>(fused(h, 65535.0f, 0.5f))];
