@@ -138,6 +138,7 @@ def _run_fixed(kind, steps=3):
     """A fixed-seed run (as the ISA children do); the final arrays in one flat list."""
     rng = np.random.default_rng(1234)
     ts = make_tensors(rng, kind, [257, 4095, 70001, 40000])
+    ts[-2].scale = np.float32(1e-39)  # blocks with a subnormal absmax
     for step in range(1, steps + 1):
         native_step(kind, ts, grads_for(rng, ts), step, 0.01)
     return [a for t in ts for a in t.arrays()]
@@ -163,6 +164,7 @@ sys.path.insert(0, {tests!r})
 import fusedoptim
 from test_eightbit_native import _run_fixed, KINDS
 assert fusedoptim.build_info()["isa"] == {isa!r}
+assert fusedoptim.build_info()["blockwise8_kernels"] == {kernels!r}
 fusedoptim.set_num_threads(2)
 out = {{}}
 for kind in KINDS:
@@ -172,11 +174,29 @@ np.savez({path!r}, **out)
 """
 
 
-@pytest.mark.parametrize("isa", fusedoptim.build_info()["isa_supported"])
-def test_every_isa_path_gives_the_same_bits(isa, tmp_path):
-    path = str(tmp_path / f"{isa}.npz")
-    env = dict(os.environ, FUSEDOPTIM_ISA=isa)
-    code = _CHILD.format(tests=os.path.dirname(os.path.abspath(__file__)), isa=isa, path=path)
+def _kernel_sets():
+    """(FUSEDOPTIM_ISA, FUSEDOPTIM_NO_VBMI, the kernels that run) for every set of 8-bit
+    kernels this CPU can run: each ISA path, and on an AVX-512 CPU with VBMI both the
+    byte-permute kernels and the gather kernels of the avx512 path."""
+    info = fusedoptim.build_info()
+    cpu = info["cpu_features"]
+    vbmi = cpu.get("avx512vbmi") and cpu.get("avx512bw")
+    sets = []
+    for isa in info["isa_supported"]:
+        if isa == "avx512" and vbmi:
+            sets += [(isa, "", "avx512vbmi"), (isa, "1", "avx512")]
+        else:
+            sets.append((isa, "", isa))
+    return sets
+
+
+@pytest.mark.parametrize("isa,no_vbmi,kernels", _kernel_sets(),
+                         ids=[k for _, _, k in _kernel_sets()])
+def test_every_isa_path_gives_the_same_bits(isa, no_vbmi, kernels, tmp_path):
+    path = str(tmp_path / f"{kernels}.npz")
+    env = dict(os.environ, FUSEDOPTIM_ISA=isa, FUSEDOPTIM_NO_VBMI=no_vbmi)
+    code = _CHILD.format(tests=os.path.dirname(os.path.abspath(__file__)), isa=isa,
+                         kernels=kernels, path=path)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr
@@ -184,7 +204,78 @@ def test_every_isa_path_gives_the_same_bits(isa, tmp_path):
     fusedoptim.set_num_threads(1)
     for kind in KINDS:
         for i, a in enumerate(_run_fixed(kind)):
-            assert_bits(got[f"{kind}_{i}"], a, f"{kind} array {i}: {isa} vs this process's path")
+            assert_bits(got[f"{kind}_{i}"], a, f"{kind} array {i}: {kernels} vs this process's path")
+
+
+def test_blockwise8_kernels_are_reported():
+    info = fusedoptim.build_info()
+    cpu = info["cpu_features"]
+    if info["isa"] == "avx512" and cpu["avx512vbmi"] and cpu["avx512bw"] and \
+            os.environ.get("FUSEDOPTIM_NO_VBMI", "") in ("", "0"):
+        assert info["blockwise8_kernels"] == "avx512vbmi"
+    else:
+        assert info["blockwise8_kernels"] == info["isa"]
+
+
+# ----------------------------------------------------------------- edge cases of the quantizer
+
+def _reference_with_maps(kind, t, g, step, q1, q2):
+    h = HYPER[kind]
+    if kind == "adam":
+        R.adam8bit_step(t.p, g, t.s1, t.s2, t.a1, t.a2, q1, q2, rounding="bnb", step=step,
+                        lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"])
+    elif kind == "momentum":
+        R.sgd8bit_step(t.p, g, t.s1, t.a1, q1, rounding="bnb", step=step, lr=h["lr"],
+                       momentum=h["momentum"])
+    else:
+        R.lion8bit_step(t.p, g, t.s1, t.a1, q1, step=step, rounding="bnb", lr=h["lr"],
+                        betas=(h["beta1"], h["beta2"]))
+
+
+# Sorted maps other than the dynamic ones: a uniform grid; one with midpoints below -1
+# (bins whose code is never 0); one whose top midpoints lie above 1 (the top bin's code is
+# below 255: the avx512vbmi kernels fall back to the table gather for it).
+MAPS = {
+    "uniform": np.linspace(-1, 1, 256, dtype=np.float32),
+    "below": np.linspace(-1.5, 1, 256, dtype=np.float32),
+    "above": np.linspace(-1, 1.5, 256, dtype=np.float32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MAPS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_other_maps_equal_reference(kind, name):
+    rng = np.random.default_rng([KINDS.index(kind), len(name)])
+    q = MAPS[name]
+    ts = [Tensor(rng, n, kind, True) for n in (256, 4096, 70001)]
+    refs = [t.copy() for t in ts]
+    for step in range(1, 4):
+        grads = grads_for(rng, ts)
+        native_step(kind, ts, grads, step, 0.0, qmap1=q, qmap2=q)
+        for r, g in zip(refs, grads):
+            _reference_with_maps(kind, r, g, step, q, q)
+        assert_same(ts, refs, f"{kind} map {name} step {step}")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_subnormal_absmax_equals_reference(kind):
+    # blocks whose absmax is subnormal (1 / absmax is inf: the bins clamp) next to
+    # ordinary blocks
+    rng = np.random.default_rng(KINDS.index(kind) + 40)
+    ts = [Tensor(rng, n, kind, True) for n in (4096, 70001)]
+    refs = [t.copy() for t in ts]
+    for step in range(1, 4):
+        grads = grads_for(rng, ts)
+        for g in grads:
+            flat = g.reshape(-1)
+            flat[: flat.size // 2] *= np.float32(1e-38)
+        with np.errstate(all="ignore"):
+            native_step(kind, ts, grads, step, 0.0)
+            for r, g in zip(refs, grads):
+                reference_step(kind, r, g, step, 0.0)
+        assert_same(ts, refs, f"{kind} subnormal step {step}")
+    a1 = np.concatenate([t.a1 for t in ts])
+    assert ((a1 > 0) & (a1 < np.finfo(np.float32).tiny)).any()
 
 
 # ----------------------------------------------------------------- non-finite values

@@ -8,6 +8,7 @@
 #include "engine/dispatch.h"
 #include "engine/multi_tensor.h"
 #include "engine/parallel.h"
+#include "optimizers/blockwise8_run.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -48,6 +49,7 @@ py::dict build_info() {
   d["isa_compiled"] = compiled;
   d["isa_supported"] = supported;
   d["isa"] = isa_name(active_isa());
+  d["blockwise8_kernels"] = blockwise8_path();
   const CpuFeatures& f = cpu_features();
   py::dict cpu;
   cpu["sse4_2"] = f.sse42;
@@ -55,6 +57,8 @@ py::dict build_info() {
   cpu["avx2"] = f.avx2;
   cpu["fma"] = f.fma;
   cpu["avx512f"] = f.avx512f;
+  cpu["avx512bw"] = f.avx512bw;
+  cpu["avx512vbmi"] = f.avx512vbmi;
   cpu["os_avx"] = f.os_avx;
   cpu["os_avx512"] = f.os_avx512;
   d["cpu_features"] = cpu;

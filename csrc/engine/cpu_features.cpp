@@ -33,6 +33,8 @@ CpuFeatures detect() {
   if (__get_cpuid_max(0, nullptr) >= 7 && __get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     f.avx2 = (b >> 5) & 1;
     f.avx512f = (b >> 16) & 1;
+    f.avx512bw = (b >> 30) & 1;
+    f.avx512vbmi = (c >> 1) & 1;
   }
   if (osxsave) {
     const unsigned long long xcr0 = read_xcr0();

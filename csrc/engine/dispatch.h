@@ -35,6 +35,7 @@ extern const KernelTable kTable_avx512;
 // What CPUID and XCR0 report (engine/cpu_features.cpp); all false off x86.
 struct CpuFeatures {
   bool sse42, avx, avx2, fma, f16c, avx512f;
+  bool avx512bw, avx512vbmi;  // the 8-bit optimizers' byte-permute kernels
   bool os_avx;     // the OS saves YMM state (XCR0 bits 1-2)
   bool os_avx512;  // ... and opmask/ZMM state (XCR0 bits 5-7)
 };

@@ -33,6 +33,13 @@ namespace blockwise8 {
 constexpr std::size_t kBlock = 256;      // values per absmax
 constexpr std::size_t kLutSize = 65536;  // bins of the quantizer's table
 constexpr std::size_t kLutPad = 64;      // bytes after the table: a 32-bit gather at any bin
+constexpr std::size_t kPlaneBytes = 1024;  // a map's 256 float32 values as 4 byte planes
+// With lut[65535] = 255, lut[j] is the number of thresholds T[k] <= j (k < 255, T[k] the
+// first bin with lut > k), found by an 8-step binary search on 16-bit bins: step t
+// compares j with S_t[r], r the t decisions so far (bit u = step u's: T[...] <= j), at
+// word kSearchOffset[t] (S_0 has 1 entry, S_t 2^t); the code is r with its bits reversed.
+constexpr std::size_t kSearchWords = 384;
+constexpr std::size_t kSearchOffset[8] = {0, 32, 64, 96, 128, 160, 192, 256};
 }  // namespace blockwise8
 
 enum class Q8Kind { Adam = 0, Momentum = 1, Lion = 2 };
@@ -59,6 +66,12 @@ struct Q8Maps {
   const float* q2;  // adam only
   const std::uint8_t* lut1;
   const std::uint8_t* lut2;
+  // For the byte-permute kernels (AVX-512 VBMI), built by blockwise8_run.cpp:
+  const std::uint8_t* planes1;   // kPlaneBytes, 64-byte aligned: byte b of q1[i] at b * 256 + i
+  const std::uint8_t* planes2;   // adam only
+  const std::uint16_t* search1;  // kSearchWords, 64-byte aligned: the bins' binary search; null
+  const std::uint16_t* search2;  // where the map's lut has none (lut[65535] < 255): use lut
+  const std::uint8_t* rev;       // 256 bytes, 64-byte aligned: i with its 8 bits reversed
 };
 
 // A run of whole blocks of one 8-bit tensor: n values from a block boundary (only the

@@ -6,6 +6,12 @@
 // tile of 256 values (L1) while their absmax is found, then requantized. Whole blocks
 // take the intrinsics path of the ISA (AVX-512 or AVX2), a tensor's last partial block
 // and every block of the scalar path the plain C++ one.
+// The AVX-512 VBMI build (isa/blockwise8_avx512vbmi.cpp, FO_Q8_VBMI) replaces both table
+// gathers, the cost of the others (per 16 values: 2 qmap gathers, 2 gathers from the
+// 64 KiB quantizer table): a block's 256 codes are dequantized into its tile by byte
+// permutes of the map's 4 byte planes (deq_tile), and requantized by a binary search
+// over the map's 255 bin thresholds in word-permute tables (search32, blockwise8.h),
+// where the map allows it (else by the table gather).
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -42,7 +48,9 @@ inline float sign_np(float x) {
 
 inline uint8_t code_of(float x, float inv, const uint8_t* lut) {
   float s = x * inv;
-  s = s < -1.0f ? -1.0f : s;
+  // NaN (0 * inf: a subnormal absmax makes inv inf) goes to -1 (bin 0), as the SIMD
+  // clamp (max_ps returns its second operand for a NaN) and the reference's cast do.
+  s = s >= -1.0f ? s : -1.0f;
   s = s > 1.0f ? 1.0f : s;
   const float h = (s + 1.0f) * 0.5f;
   return lut[static_cast<int>(fused(h, 65535.0f, 0.5f))];
@@ -171,22 +179,118 @@ inline vf sign(vf x) {
   r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), bc(-1.0f));
   return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
 }
+using vi32 = __m512i;
+inline vi32 cvtt(vf x) { return _mm512_cvttps_epi32(x); }
 inline __m512i bins(vf x, vf inv) {
   vf s = mul(x, inv);
   s = vmin(vmax(s, bc(-1.0f)), bc(1.0f));
   const vf h = mul(add(s, bc(1.0f)), bc(0.5f));
   return _mm512_cvttps_epi32(fma(h, bc(65535.0f), bc(0.5f)));
 }
+// The bins of x * inv (as bins()) where inv = 1 / absmax is finite and |x| <= absmax:
+// then x * inv rounds into [-1, 1] (|x * inv| <= 1 + 2^-24 before rounding), so the
+// clamp is a no-op, and (s + 1) * 0.5 is exact, so fma(h, 65535, 0.5) =
+// fma(s + 1, 32767.5, 0.5).
+inline vi32 bins_unclamped(vf x, vf inv) {
+  return cvtt(fma(add(mul(x, inv), bc(1.0f)), bc(32767.5f), bc(0.5f)));
+}
+// CLAMP: inv may be inf (a subnormal absmax).
+template <bool CLAMP>
+inline vi32 jbins(vf x, vf inv) {
+  return CLAMP ? bins(x, inv) : bins_unclamped(x, inv);
+}
+
 // codes of x[0..256) with 1 / absmax = inv.
+template <bool CLAMP>
 inline void quantize(const float* x, float inv_s, const uint8_t* lut, uint8_t* codes) {
   const vf inv = bc(inv_s);
   const __m512i low = _mm512_set1_epi32(0xFF);
   for (std::size_t i = 0; i < kBlock; i += 16) {
-    const __m512i j = bins(ld(x + i), inv);
+    const __m512i j = jbins<CLAMP>(ld(x + i), inv);
     const __m512i c = _mm512_and_si512(_mm512_i32gather_epi32(j, lut, 1), low);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), _mm512_cvtepi32_epi8(c));
   }
 }
+#if defined(__AVX512VBMI__) && defined(__AVX512BW__)
+#define FO_Q8_VBMI 1
+// Dequantization by byte permutes: qmap[codes[0..256)] into out (qmap as 4 byte planes,
+// blockwise8.h). Per 64 codes: each plane's byte of qmap[code] by two 128-byte permutes
+// (low 7 bits) chosen by bit 7, then the planes interleaved bytes -> words -> dwords.
+// The unpacks work within 128-bit lanes: the codes are first permuted so that they
+// come out in order (byte L*16 + a*8 + b*4 + e of the permuted codes is value
+// 16 (2a + b) + 4L + e).
+inline void deq_tile(const uint8_t* c, const uint8_t* planes, float* out) {
+  alignas(64) static constexpr uint8_t kOrder[64] = {
+      0,  1,  2,  3,  16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51,
+      4,  5,  6,  7,  20, 21, 22, 23, 36, 37, 38, 39, 52, 53, 54, 55,
+      8,  9,  10, 11, 24, 25, 26, 27, 40, 41, 42, 43, 56, 57, 58, 59,
+      12, 13, 14, 15, 28, 29, 30, 31, 44, 45, 46, 47, 60, 61, 62, 63};
+  const __m512i order = _mm512_load_si512(kOrder);
+  __m512i t[4][4];
+  for (int b = 0; b < 4; ++b)
+    for (int h = 0; h < 4; ++h) t[b][h] = _mm512_load_si512(planes + b * 256 + h * 64);
+  for (std::size_t i = 0; i < kBlock; i += 64) {
+    const __m512i x = _mm512_permutexvar_epi8(order, _mm512_loadu_si512(c + i));
+    const __mmask64 hi = _mm512_movepi8_mask(x);
+    __m512i pl[4];
+    for (int b = 0; b < 4; ++b)
+      pl[b] = _mm512_mask_blend_epi8(hi, _mm512_permutex2var_epi8(t[b][0], x, t[b][1]),
+                                     _mm512_permutex2var_epi8(t[b][2], x, t[b][3]));
+    const __m512i w01l = _mm512_unpacklo_epi8(pl[0], pl[1]), w01h = _mm512_unpackhi_epi8(pl[0], pl[1]);
+    const __m512i w23l = _mm512_unpacklo_epi8(pl[2], pl[3]), w23h = _mm512_unpackhi_epi8(pl[2], pl[3]);
+    _mm512_store_si512(out + i, _mm512_unpacklo_epi16(w01l, w23l));
+    _mm512_store_si512(out + i + 16, _mm512_unpackhi_epi16(w01l, w23l));
+    _mm512_store_si512(out + i + 32, _mm512_unpacklo_epi16(w01h, w23h));
+    _mm512_store_si512(out + i + 48, _mm512_unpackhi_epi16(w01h, w23h));
+  }
+}
+
+// The codes of 32 bins (uint16): the 8-step binary search of blockwise8.h; the result
+// has its 8 bits reversed (bit u = step u's decision).
+inline __m512i search32(__m512i j, const uint16_t* s) {
+  using blockwise8::kSearchOffset;
+  const __m512i* v = reinterpret_cast<const __m512i*>(s);
+  __m512i r = _mm512_maskz_mov_epi16(
+      _mm512_cmple_epu16_mask(_mm512_set1_epi16(static_cast<short>(s[0])), j), _mm512_set1_epi16(1));
+  for (int t = 1; t < 6; ++t) {
+    const __m512i th = _mm512_permutexvar_epi16(r, _mm512_load_si512(v + kSearchOffset[t] / 32));
+    r = _mm512_mask_add_epi16(r, _mm512_cmple_epu16_mask(th, j), r, _mm512_set1_epi16(static_cast<short>(1 << t)));
+  }
+  {
+    const __m512i th = _mm512_permutex2var_epi16(_mm512_load_si512(v + 6), r, _mm512_load_si512(v + 7));
+    r = _mm512_mask_add_epi16(r, _mm512_cmple_epu16_mask(th, j), r, _mm512_set1_epi16(64));
+  }
+  const __m512i lo = _mm512_permutex2var_epi16(_mm512_load_si512(v + 8), r, _mm512_load_si512(v + 9));
+  const __m512i hi = _mm512_permutex2var_epi16(_mm512_load_si512(v + 10), r, _mm512_load_si512(v + 11));
+  const __m512i th = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(r, _mm512_set1_epi16(64)), lo, hi);
+  return _mm512_mask_add_epi16(r, _mm512_cmple_epu16_mask(th, j), r, _mm512_set1_epi16(128));
+}
+
+// 64 codes from 4 x 16 bins by the binary search (packus leaves lane L of the bytes as
+// dwords [j0, j1, j2, j3][4L..4L+4): the last permute puts them back).
+inline __m512i codes64(__m512i j0, __m512i j1, __m512i j2, __m512i j3, const uint16_t* srch,
+                       const uint8_t* rev) {
+  const __m512i fix = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i a = search32(_mm512_packus_epi32(j0, j1), srch);
+  const __m512i b = search32(_mm512_packus_epi32(j2, j3), srch);
+  const __m512i q = _mm512_packus_epi16(a, b);
+  const __m512i c = _mm512_mask_blend_epi8(
+      _mm512_movepi8_mask(q), _mm512_permutex2var_epi8(_mm512_load_si512(rev), q, _mm512_load_si512(rev + 64)),
+      _mm512_permutex2var_epi8(_mm512_load_si512(rev + 128), q, _mm512_load_si512(rev + 192)));
+  return _mm512_permutexvar_epi32(fix, c);
+}
+
+// codes of x[0..256) with 1 / absmax = inv, by the binary search (no table gather).
+template <bool CLAMP>
+inline void quantize_search(const float* x, float inv_s, const uint16_t* srch, const uint8_t* rev,
+                            uint8_t* codes) {
+  const vf inv = bc(inv_s);
+  for (std::size_t i = 0; i < kBlock; i += 64)
+    _mm512_storeu_si512(codes + i, codes64(jbins<CLAMP>(ld(x + i), inv), jbins<CLAMP>(ld(x + i + 16), inv),
+                                           jbins<CLAMP>(ld(x + i + 32), inv),
+                                           jbins<CLAMP>(ld(x + i + 48), inv), srch, rev));
+}
+#endif
 #else
 constexpr int W = 8;
 using vf = __m256;
@@ -222,23 +326,40 @@ inline vf sign(vf x) {
   r = _mm256_blendv_ps(r, bc(-1.0f), _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
   return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
+using vi32 = __m256i;
+inline vi32 cvtt(vf x) { return _mm256_cvttps_epi32(x); }
 inline __m256i bins(vf x, vf inv) {
   vf s = mul(x, inv);
   s = vmin(vmax(s, bc(-1.0f)), bc(1.0f));
   const vf h = mul(add(s, bc(1.0f)), bc(0.5f));
   return _mm256_cvttps_epi32(fma(h, bc(65535.0f), bc(0.5f)));
 }
+// The bins of x * inv (as bins()) where inv = 1 / absmax is finite and |x| <= absmax:
+// then x * inv rounds into [-1, 1] (|x * inv| <= 1 + 2^-24 before rounding), so the
+// clamp is a no-op, and (s + 1) * 0.5 is exact, so fma(h, 65535, 0.5) =
+// fma(s + 1, 32767.5, 0.5).
+inline vi32 bins_unclamped(vf x, vf inv) {
+  return cvtt(fma(add(mul(x, inv), bc(1.0f)), bc(32767.5f), bc(0.5f)));
+}
+// CLAMP: inv may be inf (a subnormal absmax).
+template <bool CLAMP>
+inline vi32 jbins(vf x, vf inv) {
+  return CLAMP ? bins(x, inv) : bins_unclamped(x, inv);
+}
+
+template <bool CLAMP>
 inline __m256i lookup(const float* x, vf inv, const uint8_t* lut) {
-  const __m256i j = bins(ld(x), inv);
+  const __m256i j = jbins<CLAMP>(ld(x), inv);
   return _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(lut), j, 1),
                           _mm256_set1_epi32(0xFF));
 }
+template <bool CLAMP>
 inline void quantize(const float* x, float inv_s, const uint8_t* lut, uint8_t* codes) {
   const vf inv = bc(inv_s);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (std::size_t i = 0; i < kBlock; i += 32) {
-    const __m256i a = lookup(x + i, inv, lut), b = lookup(x + i + 8, inv, lut);
-    const __m256i c = lookup(x + i + 16, inv, lut), d = lookup(x + i + 24, inv, lut);
+    const __m256i a = lookup<CLAMP>(x + i, inv, lut), b = lookup<CLAMP>(x + i + 8, inv, lut);
+    const __m256i c = lookup<CLAMP>(x + i + 16, inv, lut), d = lookup<CLAMP>(x + i + 24, inv, lut);
     const __m256i ab = _mm256_packus_epi32(a, b), cd = _mm256_packus_epi32(c, d);
     const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), order);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + i), bytes);
@@ -248,14 +369,46 @@ inline void quantize(const float* x, float inv_s, const uint8_t* lut, uint8_t* c
 
 // The new absmax of a tile from its running max and NaN flags, then its codes.
 inline void finish(const float* x, vf mx, vnan nan, uint8_t* codes, float* absmax,
-                   const uint8_t* lut) {
+                   const uint8_t* lut, const uint16_t* srch, const uint8_t* rev) {
   const float a = nan_any(nan) ? __builtin_nanf("") : hmax(mx);
   *absmax = a;
-  if (!codable(a))
+  if (!codable(a)) {
     std::memset(codes, 0, kBlock);
-  else
-    quantize(x, 1.0f / a, lut, codes);
+    return;
+  }
+  const float inv = 1.0f / a;
+  const bool clamp = !(inv <= 3.40282347e+38f);  // a subnormal absmax: inv = inf
+#ifdef FO_Q8_VBMI
+  if (srch) {
+    clamp ? quantize_search<true>(x, inv, srch, rev, codes)
+          : quantize_search<false>(x, inv, srch, rev, codes);
+    return;
+  }
+#endif
+  (void)srch;
+  (void)rev;
+  clamp ? quantize<true>(x, inv, lut, codes) : quantize<false>(x, inv, lut, codes);
 }
+
+// Before a block's loop: its codes dequantized into tile (byte-permute path only); then
+// deq_at gives qmap[c[0..W)] from the tile or by a gather.
+inline void pre_deq(const uint8_t* c, const uint8_t* planes, float* tile) {
+#ifdef FO_Q8_VBMI
+  deq_tile(c, planes, tile);
+#else
+  (void)c, (void)planes, (void)tile;
+#endif
+}
+inline vf deq_at(const float* tile, const uint8_t* c, const float* q) {
+#ifdef FO_Q8_VBMI
+  (void)c, (void)q;
+  return ld(tile);
+#else
+  (void)tile;
+  return deq(c, q);
+#endif
+}
+
 
 template <bool DECAY>
 void adam_block_simd(const Q8Run& r, std::size_t off, std::size_t blk, const Q8Const& k,
@@ -271,9 +424,11 @@ void adam_block_simd(const Q8Run& r, std::size_t off, std::size_t blk, const Q8C
            eps = bc(k.eps), lr = bc(k.lr_c1), decay = bc(k.decay);
   vf mxm = vzero(), mxv = mxm;
   vnan nm = nan_none(), nv = nan_none();
+  pre_deq(c1, mp.planes1, mt);
+  pre_deq(c2, mp.planes2, vt);
   for (std::size_t i = 0; i < kBlock; i += W) {
     const vf gi = ld(g + i);
-    vf mi = mul(deq(c1 + i, mp.q1), am), vi = mul(deq(c2 + i, mp.q2), av);
+    vf mi = mul(deq_at(mt + i, c1 + i, mp.q1), am), vi = mul(deq_at(vt + i, c2 + i, mp.q2), av);
     mi = fma(gi, omb1, mul(mi, b1));
     vi = fma(mul(omb2, gi), gi, mul(vi, b2));
     const vf d = add(dvd(vsqrt(vi), c2v), eps);
@@ -287,8 +442,8 @@ void adam_block_simd(const Q8Run& r, std::size_t off, std::size_t blk, const Q8C
     nm = nan_or(nm, mi);
     nv = nan_or(nv, vi);
   }
-  finish(mt, mxm, nm, r.c1 + off, r.a1 + blk, mp.lut1);
-  finish(vt, mxv, nv, r.c2 + off, r.a2 + blk, mp.lut2);
+  finish(mt, mxm, nm, r.c1 + off, r.a1 + blk, mp.lut1, mp.search1, mp.rev);
+  finish(vt, mxv, nv, r.c2 + off, r.a2 + blk, mp.lut2, mp.search2, mp.rev);
 }
 
 template <bool FIRST>
@@ -301,16 +456,17 @@ void momentum_block_simd(const Q8Run& r, std::size_t off, std::size_t blk, const
   const vf am = bc(r.a1[blk]), wd = bc(k.wd), mom = bc(k.momentum), lr = bc(k.neg_lr);
   vf mx = vzero();
   vnan nb = nan_none();
+  if (!FIRST) pre_deq(c1, mp.planes1, bt);
   for (std::size_t i = 0; i < kBlock; i += W) {
     const vf pi = ld(p + i);
     const vf gi = fma(pi, wd, ld(g + i));
-    const vf bi = FIRST ? gi : add(mul(mul(deq(c1 + i, mp.q1), am), mom), gi);
+    const vf bi = FIRST ? gi : add(mul(mul(deq_at(bt + i, c1 + i, mp.q1), am), mom), gi);
     st(p + i, fma(bi, lr, pi));
     st(bt + i, bi);
     mx = vmax(vabs(bi), mx);
     nb = nan_or(nb, bi);
   }
-  finish(bt, mx, nb, r.c1 + off, r.a1 + blk, mp.lut1);
+  finish(bt, mx, nb, r.c1 + off, r.a1 + blk, mp.lut1, mp.search1, mp.rev);
 }
 
 template <bool DECAY>
@@ -324,9 +480,10 @@ void lion_block_simd(const Q8Run& r, std::size_t off, std::size_t blk, const Q8C
            omb2 = bc(k.omb2), lr = bc(k.neg_lr), decay = bc(k.decay);
   vf mx = vzero();
   vnan nb = nan_none();
+  pre_deq(c1, mp.planes1, mt);
   for (std::size_t i = 0; i < kBlock; i += W) {
     const vf gi = ld(g + i);
-    const vf mi = mul(deq(c1 + i, mp.q1), am);
+    const vf mi = mul(deq_at(mt + i, c1 + i, mp.q1), am);
     vf pi = ld(p + i);
     if (DECAY) pi = mul(pi, decay);
     const vf u = sign(add(mul(mi, b1), mul(gi, omb1)));
@@ -336,7 +493,7 @@ void lion_block_simd(const Q8Run& r, std::size_t off, std::size_t blk, const Q8C
     mx = vmax(vabs(mn), mx);
     nb = nan_or(nb, mn);
   }
-  finish(mt, mx, nb, r.c1 + off, r.a1 + blk, mp.lut1);
+  finish(mt, mx, nb, r.c1 + off, r.a1 + blk, mp.lut1, mp.search1, mp.rev);
 }
 #endif  // AVX-512 or AVX2
 

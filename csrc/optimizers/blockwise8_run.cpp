@@ -1,6 +1,8 @@
 #include "optimizers/blockwise8_run.h"
 
 #include <cmath>
+#include <cstring>
+#include <cstdlib>
 
 #include "engine/dispatch.h"
 #include "engine/multi_tensor.h"
@@ -18,7 +20,28 @@ extern const Blockwise8Kernels kTable_blockwise8_avx2;
 #endif
 #ifdef FUSEDOPTIM_HAVE_AVX512
 extern const Blockwise8Kernels kTable_blockwise8_avx512;
+extern const Blockwise8Kernels kTable_blockwise8_avx512vbmi;
 #endif
+
+bool blockwise8_vbmi() {
+#ifdef FUSEDOPTIM_HAVE_AVX512
+  static const bool use = [] {
+    const char* off = std::getenv("FUSEDOPTIM_NO_VBMI");
+    const CpuFeatures& f = cpu_features();
+    return !(off && *off && std::strcmp(off, "0") != 0) && cpu_supports(Isa::AVX512) &&
+           f.avx512bw && f.avx512vbmi;
+  }();
+  return use;
+#else
+  return false;
+#endif
+}
+
+const char* blockwise8_path() {
+  const Isa isa = active_isa();
+  if (isa == Isa::AVX512 && blockwise8_vbmi()) return "avx512vbmi";
+  return isa_name(isa);
+}
 
 namespace {
 
@@ -30,7 +53,7 @@ const Blockwise8Kernels& kernels_for(Isa isa) {
 #endif
 #ifdef FUSEDOPTIM_HAVE_AVX512
     case Isa::AVX512:
-      return kTable_blockwise8_avx512;
+      return blockwise8_vbmi() ? kTable_blockwise8_avx512vbmi : kTable_blockwise8_avx512;
 #endif
     default:
       return kTable_blockwise8_scalar;
@@ -74,6 +97,41 @@ Q8Const blockwise8_constants(const Q8Step& s) {
   return k;
 }
 
+namespace {
+
+// The map's float32 values as 4 planes of 256 bytes (little-endian byte b of q[i] at
+// b * 256 + i).
+void build_planes(const float* q, std::uint8_t* out) {
+  for (int i = 0; i < 256; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, q + i, 4);
+    for (int b = 0; b < 4; ++b) out[b * 256 + i] = static_cast<std::uint8_t>(u >> (8 * b));
+  }
+}
+
+// The binary search of the table (blockwise8.h, kSearchWords): false when a bin's code
+// is not the count of 255 thresholds in [0, 65535] (lut[65535] < 255).
+bool build_search(const std::uint8_t* lut, std::uint16_t* out) {
+  if (lut[blockwise8::kLutSize - 1] != 255) return false;
+  std::uint16_t thr[255];  // thr[k] = the first bin j with lut[j] > k
+  std::size_t j = 0;
+  for (int k = 0; k < 255; ++k) {
+    while (lut[j] <= k) ++j;  // ends: lut[65535] = 255 > k
+    thr[k] = static_cast<std::uint16_t>(j);
+  }
+  std::memset(out, 0, blockwise8::kSearchWords * sizeof(std::uint16_t));
+  for (int t = 0; t < 8; ++t)
+    for (int r = 0; r < (1 << t); ++r) {
+      int pos = 0;
+      for (int u = 0; u < t; ++u)
+        if ((r >> u) & 1) pos += 128 >> u;
+      out[blockwise8::kSearchOffset[t] + r] = thr[pos + (128 >> t) - 1];
+    }
+  return true;
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> blockwise8_lut(const float* q) {
   using blockwise8::kLutSize;
   float mid[255];
@@ -104,14 +162,30 @@ void blockwise8_run(const std::vector<Q8Tensor>& ts, const Q8Step& s, const floa
   const Blockwise8Kernels& kt = kernels_for(active_isa());
   const Q8Const k = blockwise8_constants(s);
   std::vector<std::uint8_t> lut1, lut2;
-  Q8Maps maps{qmap1, qmap2, nullptr, nullptr};
+  Q8Maps maps{qmap1, qmap2, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  // Planes, searches and the bit reversal of the byte-permute path, 64-byte aligned.
+  alignas(64) std::uint8_t planes[2][blockwise8::kPlaneBytes];
+  alignas(64) std::uint16_t search[2][blockwise8::kSearchWords];
+  alignas(64) std::uint8_t rev[256];
   if (any_q8) {
     lut1 = blockwise8_lut(qmap1);
     maps.lut1 = lut1.data();
+    build_planes(qmap1, planes[0]);
+    maps.planes1 = planes[0];
+    if (build_search(maps.lut1, search[0])) maps.search1 = search[0];
     if (s.kind == Q8Kind::Adam) {
       lut2 = blockwise8_lut(qmap2);
       maps.lut2 = lut2.data();
+      build_planes(qmap2, planes[1]);
+      maps.planes2 = planes[1];
+      if (build_search(maps.lut2, search[1])) maps.search2 = search[1];
     }
+    for (int i = 0; i < 256; ++i) {
+      int r = 0;
+      for (int b = 0; b < 8; ++b) r |= ((i >> b) & 1) << (7 - b);
+      rev[i] = static_cast<std::uint8_t>(r);
+    }
+    maps.rev = rev;
   }
   const int kind = static_cast<int>(s.kind);
   const auto q8 = kt.q8[kind];

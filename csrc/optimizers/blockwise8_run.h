@@ -38,6 +38,13 @@ Q8Const blockwise8_constants(const Q8Step& s);
 // blockwise8::kLutPad bytes of padding), by one merge sweep.
 std::vector<std::uint8_t> blockwise8_lut(const float* qmap);
 
+// Whether the avx512 path runs the byte-permute kernels (isa/blockwise8_avx512vbmi.cpp):
+// the CPU has AVX-512 VBMI and BW, and FUSEDOPTIM_NO_VBMI is unset, empty or "0" (tests
+// set it to run the gather kernels of isa/blockwise8_avx512.cpp on such a CPU). Read once.
+bool blockwise8_vbmi();
+// The kernels the 8-bit optimizers run now: "avx512vbmi" or the active ISA's name.
+const char* blockwise8_path();
+
 // The step. Work units are whole blocks (or runs of float32 moments) cut from the
 // shapes alone and independent, so the result is the same, bit for bit, for any thread
 // count. qmap2 is read for adam only; qmaps may be null when no tensor is 8-bit.
