@@ -458,6 +458,59 @@ def fuzz_softmax_xent(data):
     return _core.softmax_xent, (logits, targets, scale), defect != "none"
 
 
+def fuzz_blockwise8(data):
+    """blockwise8_step (or _check) over 1-3 float32 params, each with 8-bit state (uint8
+    codes, absmax per 256 values) or float32 state, with at most one defect."""
+    kind = data.draw(st.sampled_from(["adam", "momentum", "lion"]))
+    two = kind == "adam"
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    params, grads, s1, s2, a1, a2 = [], [], [], [], [], []
+    for _ in range(data.draw(st.integers(1, 3))):
+        shape = data.draw(st.sampled_from([(1,), (255,), (256,), (300,), (3, 200), (600,)]))
+        eight = data.draw(st.booleans())
+        n = int(np.prod(shape))
+        params.append(rng.standard_normal(shape).astype(np.float32))
+        grads.append(rng.standard_normal(shape).astype(np.float32))
+        state = (lambda: rng.integers(0, 256, shape).astype(np.uint8)) if eight else \
+            (lambda: rng.random(shape).astype(np.float32))
+        absmax = (lambda: rng.random(-(-n // 256)).astype(np.float32)) if eight else (lambda: None)
+        s1.append(state())
+        a1.append(absmax())
+        s2.append(state() if two else None)
+        a2.append(absmax() if two else None)
+    q1 = np.sort(rng.uniform(-1, 1, 256)).astype(np.float32)
+    q2 = np.sort(rng.uniform(0, 1, 256)).astype(np.float32) if two else None
+    kw = dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.01, momentum=0.9, step=3)
+    lists = dict(params=params, grads=grads, state1s=s1, state2s=s2, absmax1s=a1, absmax2s=a2)
+    written = [a for name in ("params", "state1s", "state2s", "absmax1s", "absmax2s")
+               for a in lists[name] if a is not None]
+    defect = data.draw(st.sampled_from(["none", "array", "kind", "step", "lr", "qmap"]))
+    if defect == "array":
+        name = data.draw(st.sampled_from([k for k, v in lists.items()
+                                          if any(a is not None for a in v)]))
+        i = data.draw(st.sampled_from([j for j, a in enumerate(lists[name]) if a is not None]))
+        old = lists[name][i]
+        _, lists[name][i] = _bad_host_array(data, old.shape, old.dtype, name != "grads",
+                                            [a for a in written if a is not old])
+    elif defect == "kind":
+        kind = data.draw(st.sampled_from(["Adam", "", None, 3]))
+    elif defect == "step":
+        kw["step"] = data.draw(st.sampled_from([0, -1, 2**64, 1.5, None]))
+    elif defect == "lr":
+        kw["lr"] = data.draw(st.sampled_from(["x", None, [1e-3]]))
+    elif defect == "qmap":
+        if not any(a is not None for a in a1):
+            defect = "none"  # no 8-bit param: the maps are not read
+        else:
+            q1 = data.draw(st.sampled_from([None, q1[:255], q1[::-1].copy(), q1.astype(np.float64),
+                                            np.full(256, np.nan, np.float32)]))
+    args = (kind, lists["params"], lists["grads"], lists["state1s"], lists["state2s"],
+            lists["absmax1s"], lists["absmax2s"], q1, q2)
+    if data.draw(st.booleans()):  # the checks alone: no step, no hyperparameters
+        return _core.blockwise8_check, args, defect not in ("none", "step", "lr")
+    return (lambda *a: _core.blockwise8_step(*a, **kw)), args, defect != "none"
+
+
 def _fuzz_copy(unpack):
     """pack(arrays, out, offset, names) or unpack(flat, arrays, offset, scale, names): a valid
     call over arrays of SHAPES and one dtype, with at most one defect."""
@@ -585,6 +638,8 @@ def _fuzzers():
         "_core.build_info": _fuzz_no_args(_core.build_info),
         "_core.kernel_specs": _fuzz_no_args(_core.kernel_specs),
         "_core.same_key": fuzz_same_key,
+        "_core.blockwise8_step": fuzz_blockwise8,
+        "_core.blockwise8_check": fuzz_blockwise8,
         "_core.pack": _fuzz_copy(False),
         "_core.unpack": _fuzz_copy(True),
     }
@@ -620,6 +675,7 @@ GARBAGE_ENTRIES = [
     "_core.Reduction.__ne__", "_core.Reduction.__int__", "_core.Reduction.__index__",
     "_core.Reduction.__setstate__",
     "_core.StalePlan", "_core.adafactor_check", "_core.adafactor_step", "_core.apply_sums",
+    "_core.blockwise8_check", "_core.blockwise8_step",
     "_core.build_info", "_core.check_params", "_core.get_isa",
     "_core.get_num_threads", "_core.kernel_specs", "_core.pack", "_core.reduce", "_core.run",
     "_core.same_key", "_core.set_isa", "_core.unpack", "_core._stochastic_round",
