@@ -29,6 +29,15 @@ CASES = {
     "bad lr on one rank": lambda: D.ZeroRedundancyOptimizer(grads(), fo.Adam,
                                                             lr=-1.0 if odd else 0.1),
     "sharding a multi-pass optimizer": lambda: D.ZeroRedundancyOptimizer(grads(), fo.LAMB),
+    "sharding an 8-bit optimizer": lambda: D.ZeroRedundancyOptimizer(grads(dtype=np.float32),
+                                                                     fo.Adam8bit),
+    # the optimizer-wide precision keywords: refused, never silently dropped
+    "stochastic_rounding": lambda: D.ZeroRedundancyOptimizer(grads(), fo.Adam,
+                                                             stochastic_rounding=True),
+    "master_weights": lambda: D.ZeroRedundancyOptimizer(grads(), fo.SGD, lr=0.1,
+                                                        master_weights=True),
+    "state_dtype": lambda: D.ZeroRedundancyOptimizer(grads(dtype=np.float32), fo.Adam,
+                                                     state_dtype=np.float16),
 }
 
 raised = []

@@ -115,6 +115,14 @@ class ZeroRedundancyOptimizer(Optimizer):
         self._keys = [] if named else None
         # The class's own checks of the hyperparameters, on every rank for every group
         # (a rank without a piece of a group must refuse what the others refuse).
+        # The precision keywords are the optimizer's, not a group's: the local optimizer
+        # would not get them. ZeRO shards float32 and float64 state only.
+        for key, off in (("state_dtype", None), ("master_weights", False),
+                         ("stochastic_rounding", False)):
+            if key in defaults and defaults[key] is not off and defaults[key] != off:
+                raise TypeError(f"{key}: ZeroRedundancyOptimizer shards float32 and float64 "
+                                f"params with state of their dtype; {key} is not supported")
+            defaults.pop(key, None)
         self._checker: Optimizer = self.optimizer_class([np.zeros(1)], **defaults)
         self.defaults = dict(self._checker.defaults)
         for gi, group in enumerate(groups):
