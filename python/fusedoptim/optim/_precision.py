@@ -106,6 +106,42 @@ class Precision:
         return out if self._backend.is_array(out) else np.asarray(out)  # 0-d: NumPy gives a scalar
 
 
+    # Stochastic rounding's entries of a state_dict: the seed, and for the optimizers that
+    # keep no torch "step" entry the step counts its keys use (kept nowhere else).
+    stochastic_rounding: bool
+    rounding_seed: int
+    _has_step: bool
+    _groups: list[GroupState]
+
+    def _rounding_entries(self) -> dict[str, Any]:
+        """The state_dict entries of stochastic rounding (none when it is off)."""
+        if not self.stochastic_rounding:
+            return {}
+        out: dict[str, Any] = {"rounding_seed": self.rounding_seed}
+        if not self._has_step:
+            out["rounding_steps"] = [s for gs in self._groups for s in gs.steps]
+        return out
+
+    @staticmethod
+    def _loaded_rounding(state_dict: Any, n_params: int) -> tuple[int | None, list[int] | None]:
+        """A loaded state_dict's ``rounding_seed`` and ``rounding_steps`` (None where absent),
+        checked; nothing changes."""
+        seed = state_dict.get("rounding_seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or not 0 <= seed < 2**64):
+            raise ValueError("state_dict['rounding_seed']: expected an int in [0, 2**64), got "
+                             f"{seed!r}")
+        rsteps = state_dict.get("rounding_steps")
+        if rsteps is not None and (
+                not isinstance(rsteps, (list, tuple)) or len(rsteps) != n_params
+                or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+                       for s in rsteps)):
+            raise ValueError("state_dict['rounding_steps']: expected one count >= 0 per param, "
+                             f"got {rsteps!r}")
+        return (None if seed is None else int(seed),
+                None if rsteps is None else [int(x) for x in rsteps])
+
+
 def on_masters(fn: Callable[..., Any], args: Sequence[Any], kw: dict[str, Any],
                masters: list[Any]) -> None:
     """The reference's step of one call with master copies: the formula on the copies

@@ -407,10 +407,7 @@ class Optimizer(Precision):
         groups = G.export_groups(self.param_groups, [gs.indices for gs in self._groups], self._keys)
         out: StateDict = {"state": state, "param_groups": groups,
                           "group_updates": [gs.updates for gs in self._groups]}
-        if self.stochastic_rounding:
-            out["rounding_seed"] = self.rounding_seed
-            if not self._has_step:  # the step counts the keys use, kept nowhere else
-                out["rounding_steps"] = [s for gs in self._groups for s in gs.steps]
+        out.update(self._rounding_entries())
         return out
 
     @one_at_a_time
@@ -432,18 +429,7 @@ class Optimizer(Precision):
                      for u in updates)):
             raise ValueError("state_dict['group_updates']: expected one count >= 0 per param group, "
                              f"got {updates!r}")
-        seed = state_dict.get("rounding_seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or not 0 <= seed < 2**64):
-            raise ValueError("state_dict['rounding_seed']: expected an int in [0, 2**64), got "
-                             f"{seed!r}")
-        rsteps = state_dict.get("rounding_steps")
-        if rsteps is not None and (
-                not isinstance(rsteps, (list, tuple)) or len(rsteps) != len(flat)
-                or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
-                       for s in rsteps)):
-            raise ValueError("state_dict['rounding_steps']: expected one count >= 0 per param, "
-                             f"got {rsteps!r}")
+        seed, rsteps = self._loaded_rounding(state_dict, len(flat))
         # Everything checked: replace hyperparameters and state.
         self._version += 1
         if seed is not None:
