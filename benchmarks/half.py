@@ -2,7 +2,8 @@
 torch's fused CPU optimizers on the same dtypes, with the bytes of optimizer state per param
 (measured from the state arrays) and the fraction of a same-traffic roofline. The 8-bit
 modes (Adam8bit, SGD8bit: float32 params, uint8 state codes and a float32 absmax per 256
-values) are timed next to float32 Adam and SGD in the same run.
+values) are timed next to float32 Adam and SGD in the same run, and bfloat16 with
+``stochastic_rounding=True`` next to bfloat16.
 
 The roofline of a mode is the bytes its step must move (param and state read and
 written, grad read, each in its dtype) at the bandwidth that the float32 same-traffic
@@ -83,6 +84,14 @@ def main():
                     topt.step()
                     fns[f"torch fused {mode}"] = topt.step
                     info[f"torch fused {mode}"] = (traffic(pd, sd, n_state), None)
+            # bfloat16 with stochastic rounding: the same traffic, another store
+            ps = [p.astype(BF16) for p in base]
+            gs = [g.astype(BF16) for g in grads32]
+            opt = getattr(fusedoptim, cls)(ps, stochastic_rounding=True, **kw)
+            opt.step(gs)
+            name = "fusedoptim bfloat16, stochastic rounding"
+            fns[name] = (lambda o=opt, g=gs: o.step(g))
+            info[name] = (traffic(BF16, BF16, n_state), 2.0 * n_state)
             if key in EIGHT_BIT:
                 ps = [p.copy() for p in base]
                 opt = getattr(fusedoptim, EIGHT_BIT[key])(ps, **kw)
