@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks as C
+
 
 def _is_array(x: object) -> bool:
     """A NumPy array or a CUDA device array (not a list of arrays)."""
@@ -103,3 +105,14 @@ def describe(opt: Any) -> str:
         lines.append(f"Parameter Group {i}")
         lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
     return "\n".join(lines + [")"])
+
+
+def resolve_lr(group: Mapping[str, Any], count: int, label: str) -> Mapping[str, Any]:
+    """The group with a callable lr replaced by its value after ``count`` updates."""
+    lr = group.get("lr")
+    if not callable(lr):
+        return group
+    value = lr(count)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return {**group, "lr": C.lr_value(value, count, label)}

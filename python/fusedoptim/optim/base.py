@@ -13,23 +13,22 @@ from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from .. import _backends, _half
 from .._native import same_key
 from .. import _checks as C
 from .. import functional as F
 from .._typing import (BufferInits, Call, Grads, Hyper, Label, NewBuffers, ParamGroup, Params,
-                       StateDict, Work)
+                       Work)
 from . import _groups as G
 from ._fast import FastStep
 from ._lock import new_lock, one_at_a_time, without_lock
 from .._stochastic import keys_of_works, new_rounding_seed, rounding_keys
+from ._persist import Persistence
 from ._precision import MASTER, Precision, on_masters
-from ._state import GroupState, StateView, loaded_entries
+from ._state import GroupState, StateView
 
 
-class Optimizer(Precision):
+class Optimizer(Precision, Persistence):
     """Base of every fusedoptim optimizer; see torch.optim.Optimizer for the model.
 
     ``params``: a list of NumPy arrays, a dict name -> array, or a list of
@@ -127,7 +126,7 @@ class Optimizer(Precision):
         self._fast: FastStep | None = None  # the reusable plan of the last step, see _fast.py
         self._backend: Any = None  # host or CUDA, from the first param (_backends.py)
         self._hyper = operator.itemgetter(*self.defaults)
-        self._check_hparams(_resolve_lr(self.defaults, 0, "lr"), lambda k: k)
+        self._check_hparams(G.resolve_lr(self.defaults, 0, "lr"), lambda k: k)
         groups, named = G.split_groups(params)
         if named:
             self._keys = []
@@ -155,7 +154,7 @@ class Optimizer(Precision):
         self._check_state_dtype(arrays, names)
         for k, v in self.defaults.items():
             group.setdefault(k, v)
-        self._check_hparams(_resolve_lr(group, 0, f"param_groups[{gi}]['lr']"),
+        self._check_hparams(G.resolve_lr(group, 0, f"param_groups[{gi}]['lr']"),
                             lambda k: f"param_groups[{gi}][{k!r}]")
         group["params"] = arrays
         self._backend = backend
@@ -336,7 +335,7 @@ class Optimizer(Precision):
         evaluated at the number of updates the group has had (the first update uses lr(0))."""
         group, gs = self.param_groups[gi], self._groups[gi]
         label = f"param_groups[{gi}]"
-        return self._check_hparams(_resolve_lr(group, gs.updates, f"{label}['lr']"),
+        return self._check_hparams(G.resolve_lr(group, gs.updates, f"{label}['lr']"),
                                    lambda k: f"{label}[{k!r}]")
 
     def _execute(self, calls: list[Call], grad_scale: float = 1.0,
@@ -391,61 +390,6 @@ class Optimizer(Precision):
             start += len(gs.indices)
         return out
 
-    # --------------------------------------------------------------- state_dict
-    @one_at_a_time
-    def state_dict(self) -> StateDict:
-        """A copy of the state: {"state": {index: {...}}, "param_groups": [...],
-        "group_updates": [...]}, NumPy arrays (device state is copied to the host, so a
-        checkpoint loads on either side). ``group_updates`` counts the steps that updated
-        each group: a callable lr resumes from there after loading."""
-        state: dict[int, dict[str, Any]] = {}
-        view = self.state
-        is_array, to_numpy = self._backend.is_array, self._backend.to_numpy
-        for i in view:
-            state[i] = {k: (v.copy() if isinstance(v, np.ndarray) else
-                            to_numpy(v) if is_array(v) else v) for k, v in view[i].items()}
-        groups = G.export_groups(self.param_groups, [gs.indices for gs in self._groups], self._keys)
-        out: StateDict = {"state": state, "param_groups": groups,
-                          "group_updates": [gs.updates for gs in self._groups]}
-        out.update(self._rounding_entries())
-        return out
-
-    @one_at_a_time
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Load a state_dict (copied): checked completely before anything changes."""
-        new_groups = G.check_loaded_groups(
-            self, state_dict, [len(gs.indices) for gs in self._groups],
-            lambda ng, gi: self._check_hparams(
-                _resolve_lr(ng, 0, f"state_dict param_groups[{gi}]['lr']"),
-                lambda k: f"state_dict param_groups[{gi}][{k!r}]"))
-        flat = [(gs, j, p) for group, gs in zip(self.param_groups, self._groups)
-                for j, p in enumerate(group["params"])]
-        new_steps, new_bufs = loaded_entries(self, state_dict["state"], [p for _, _, p in flat])
-        updates = state_dict.get("group_updates")
-        if updates is None:  # a state_dict without counts (torch's): the largest step count
-            updates = [max([new_steps.get(i, 0) for i in gs.indices] or [0]) for gs in self._groups]
-        elif (not isinstance(updates, (list, tuple)) or len(updates) != len(self._groups)
-              or any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 0
-                     for u in updates)):
-            raise ValueError("state_dict['group_updates']: expected one count >= 0 per param group, "
-                             f"got {updates!r}")
-        seed, rsteps = self._loaded_rounding(state_dict, len(flat))
-        # Everything checked: replace hyperparameters and state.
-        self._version += 1
-        if seed is not None:
-            self.rounding_seed = int(seed)
-        G.replace_hyperparameters(self.param_groups, new_groups)
-        for gs, count in zip(self._groups, updates):
-            gs.steps = [0] * len(gs.indices)
-            gs.buffers = {}
-            gs.updates = int(count)
-        for key, (gs, j, _) in enumerate(flat):
-            gs.steps[j] = new_steps.get(key, 0) if rsteps is None or self._has_step \
-                else int(rsteps[key])
-        for (key, name), arr in new_bufs.items():
-            gs, j, _ = flat[key]
-            gs.buffer(name)[j] = arr
-
     # ------------------------------------------------------------ subclass hooks
     def _check_hparams(self, group: ParamGroup, label: Label) -> Hyper:
         """Validate a group's hyperparameters; ``label(key)`` names them in errors.
@@ -496,12 +440,5 @@ class Optimizer(Precision):
         return G.describe(self)
 
 
-def _resolve_lr(group: Mapping[str, Any], count: int, label: str) -> Mapping[str, Any]:
-    """The group with a callable lr replaced by its value after ``count`` updates."""
-    lr = group.get("lr")
-    if not callable(lr):
-        return group
-    value = lr(count)
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value.item()
-    return {**group, "lr": C.lr_value(value, count, label)}
+#: kept for fusedoptim.distributed (a group with a callable lr resolved at a count)
+_resolve_lr = G.resolve_lr
