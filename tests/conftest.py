@@ -29,3 +29,16 @@ def restore_runtime():
     yield
     fusedoptim.set_num_threads(threads)
     _native.set_isa(isa)
+
+
+@pytest.fixture
+def bnb():
+    """bitsandbytes (an optional oracle of the 8-bit tests: skipped where it is not
+    installed), with torch on one thread as the comparisons were measured."""
+    bitsandbytes = pytest.importorskip("bitsandbytes")
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield bitsandbytes
+    torch.set_num_threads(threads)

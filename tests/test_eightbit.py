@@ -318,17 +318,6 @@ def test_digits_accuracy_within_half_a_point_of_adam():
 
 # --------------------------------------------------------------------------- bitsandbytes
 
-@pytest.fixture
-def bnb():
-    bitsandbytes = pytest.importorskip("bitsandbytes")
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield bitsandbytes
-    torch.set_num_threads(threads)
-
-
 ADAM_PARAM_ATOL = 2e-6
 """Adam's params may differ from bitsandbytes': its torch.sqrt on CPU is one ulp off for
 some inputs where ours is correctly rounded; it moves an update of size ~lr by ~lr * 6e-8

@@ -125,17 +125,6 @@ def test_bad_rounding_refused():
 
 # --------------------------------------------------------------------------- against bitsandbytes
 
-@pytest.fixture
-def bnb():
-    bitsandbytes = pytest.importorskip("bitsandbytes")
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield bitsandbytes
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("signed", [True, False])
 def test_dynamic_map_equals_bnb_bitwise(bnb, signed):
     theirs = bnb.functional.create_dynamic_map(signed=signed).numpy()
