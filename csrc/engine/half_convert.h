@@ -326,9 +326,10 @@ inline __m256i half_sr_lanes(__m256 x, __m256i r) {
 #endif
 
 // n values rounded stochastically with the operand's key; `first`: the tensor index of
-// src[0].
-inline void store_f16_sr(const float* __restrict src, void* dst, std::size_t n, std::uint64_t key,
-                         std::uint64_t first) {
+// src[0]. One loop for both 16-bit types (BF16: bfloat16, else float16).
+template <bool BF16>
+inline void store_sr(const float* __restrict src, void* dst, std::size_t n, std::uint64_t key,
+                     std::uint64_t first) {
   std::uint16_t* __restrict d = static_cast<std::uint16_t*>(dst);
   std::size_t i = 0;
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
@@ -344,49 +345,43 @@ inline void store_f16_sr(const float* __restrict src, void* dst, std::size_t n, 
   for (; i + kVec <= vec_end; i += kVec) {
     const __m512i lo = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(lo0 + i)), iota);
     const __m512i r = random_bits_v(lo, klo, khi);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i),
-                        _mm512_cvtepi32_epi16(half_sr_lanes(_mm512_loadu_ps(src + i), r)));
+    const __m512 x = _mm512_loadu_ps(src + i);
+    __m512i v;
+    if constexpr (BF16)
+      v = bf16_sr_lanes(_mm512_castps_si512(x), r);
+    else
+      v = half_sr_lanes(x, r);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), _mm512_cvtepi32_epi16(v));
   }
 #elif defined(__AVX2__) && defined(__F16C__)
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (; i + kVec <= vec_end; i += kVec) {
     const __m256i lo = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(lo0 + i)), iota);
     const __m256i r = random_bits_v(lo, klo, khi);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i),
-                     pack_lanes(half_sr_lanes(_mm256_loadu_ps(src + i), r)));
+    const __m256 x = _mm256_loadu_ps(src + i);
+    __m256i v;
+    if constexpr (BF16)
+      v = bf16_sr_lanes(_mm256_castps_si256(x), r);
+    else
+      v = half_sr_lanes(x, r);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), pack_lanes(v));
   }
 #endif
-  for (; i < n; ++i) d[i] = float_to_half_sr(src[i], random_bits(key, first + i));
+  for (; i < n; ++i) {
+    const std::uint32_t r = random_bits(key, first + i);
+    if constexpr (BF16)
+      d[i] = float_to_bf16_sr(src[i], r);
+    else
+      d[i] = float_to_half_sr(src[i], r);
+  }
+}
+inline void store_f16_sr(const float* __restrict src, void* dst, std::size_t n, std::uint64_t key,
+                         std::uint64_t first) {
+  store_sr<false>(src, dst, n, key, first);
 }
 inline void store_bf16_sr(const float* __restrict src, void* dst, std::size_t n, std::uint64_t key,
                           std::uint64_t first) {
-  std::uint16_t* __restrict d = static_cast<std::uint16_t*>(dst);
-  std::size_t i = 0;
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
-  const std::uint32_t lo0 = static_cast<std::uint32_t>(first);
-  const std::uint64_t no_wrap = (std::uint64_t(1) << 32) - lo0;
-  const std::size_t vec_end = n < no_wrap ? n : static_cast<std::size_t>(no_wrap);
-  const std::uint32_t klo = static_cast<std::uint32_t>(key);
-  const std::uint32_t khi = static_cast<std::uint32_t>(key >> 32) + static_cast<std::uint32_t>(first >> 32);
-#endif
-#if defined(__AVX512F__)
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  for (; i + kVec <= vec_end; i += kVec) {
-    const __m512i lo = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(lo0 + i)), iota);
-    const __m512i r = random_bits_v(lo, klo, khi);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i),
-                        _mm512_cvtepi32_epi16(bf16_sr_lanes(_mm512_loadu_si512(src + i), r)));
-  }
-#elif defined(__AVX2__) && defined(__F16C__)
-  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (; i + kVec <= vec_end; i += kVec) {
-    const __m256i lo = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(lo0 + i)), iota);
-    const __m256i r = random_bits_v(lo, klo, khi);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i),
-                     pack_lanes(bf16_sr_lanes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), r)));
-  }
-#endif
-  for (; i < n; ++i) d[i] = float_to_bf16_sr(src[i], random_bits(key, first + i));
+  store_sr<true>(src, dst, n, key, first);
 }
 
 }  // namespace FO_ISA
