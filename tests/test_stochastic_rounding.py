@@ -8,12 +8,16 @@ Tolerances, stated once:
 * native against the reference optimizers, each step from the same params and state: the
   random bits are the same, so an element differs only where the float32 value before
   rounding differs (FMA contraction against NumPy's separate roundings, as in
-  test_half_precision.py) and the random threshold falls between the two values: at most
-  1 element in 500 of each array (and 4 in any array; measured: about as many as round to
-  nearest shows, up to 1 in 10^3 in one step of Adamax's exp_avg), each within 1 ulp or the
-  cancellation slack of test_half_precision.py, except at most 1 in 10^4 (and 1 in any
-  array; test_half_precision.py's outliers: where g + wd p cancels). Different random bits
-  would make about a third to a half of the inexact elements differ;
+  test_half_precision.py) and the random threshold falls between the two values. Over
+  every array and step of a test at most 1 element in 500 differs (measured: about 1 in
+  4,500, as round to nearest shows) and at most 1 in 5,000 differs by more than 1 ulp or
+  the cancellation slack of test_half_precision.py (measured: up to 1 in 12,000 in one
+  step of RMSprop's momentum buffer; test_half_precision.py's outliers, where g + wd p
+  cancels), each with 8 to spare. Per array the caps are wide (16 elements or 1 in 100;
+  8 or 1 in 2,000): the counts of one small array are overdispersed (RMSprop's momentum
+  buffer of 1,023 values: 0 to 4 differing elements in 6,000 steps, a tail falling about
+  5x per element), and a cap of 4 failed about once in 10^4 arrays. Different random
+  bits would make about a third to a half of the inexact elements differ;
 * thread counts, ISA paths, the reused plan against the general path, a state_dict round
   trip: bitwise;
 * unbiasedness: the mean of N roundings of x within 5 binomial standard deviations,
@@ -266,7 +270,7 @@ def test_native_matches_reference(cfg, dtype, variant):
     params = _make(rng, shapes, dtype)
     opt = getattr(fo, name)(params, stochastic_rounding=True, **VARIANTS[variant], **kw)
     tie = sign_tie_slack(cfg) or 0.0
-    inexact = 0
+    inexact = total_off = total_beyond = 0
     for step in range(4):
         mine = [p.copy() for p in params]
         ref = getattr(R, name)(mine, stochastic_rounding=True, **VARIANTS[variant], **kw)
@@ -287,14 +291,20 @@ def test_native_matches_reference(cfg, dtype, variant):
             off = _bits(a) != _bits(b)
             both_nan = np.isnan(a.astype(np.float32)) & np.isnan(b.astype(np.float32))
             off &= ~both_nan
-            assert off.sum() <= max(4, a.size // 500), f"step {step + 1} {what}: {off.sum()}"
             d = _ulps(a, b)[off]
             diff = np.abs(a.astype(np.float64) - b.astype(np.float64))[off]
             scale = float(np.max(np.abs(b.astype(np.float64)))) if b.size else 0.0
             beyond = ~((d <= 1) | (diff <= max(2.0**-20 * scale, tie)))
-            assert beyond.sum() <= max(1, a.size // 10_000), f"step {step + 1} {what}: {d}"
+            # per array, caps far above the measured tails (module docstring)
+            assert off.sum() <= max(16, a.size // 100), f"step {step + 1} {what}: {off.sum()}"
+            assert beyond.sum() <= max(8, a.size // 2000), f"step {step + 1} {what}: {d}"
+            total_off += int(off.sum())
+            total_beyond += int(beyond.sum())
             inexact += a.size
     assert inexact > 0
+    # the rates, over every array and step of the test
+    assert total_off <= inexact // 500 + 8, (total_off, inexact)
+    assert total_beyond <= inexact // 5000 + 8, (total_beyond, inexact)
 
 
 # ------------------------------------------------------------ reproducibility, bitwise
