@@ -54,6 +54,7 @@ if [ "$#" -eq 0 ]; then
     tests/test_native_vs_reference.py tests/test_plan.py tests/test_threads.py \
     tests/test_many_groups.py tests/test_losses.py tests/test_vector.py tests/test_clip.py \
     tests/test_device.py tests/test_device_packing.py tests/test_device_clip.py \
+    tests/test_device_half.py \
     tests/test_state_dict.py tests/test_api.py tests/test_functional_validation.py \
     tests/test_nonfinite_hyperparameters.py tests/test_second_order.py \
     tests/test_properties.py tests/test_callable_lr.py tests/test_checkpoint.py tests/test_pack.py \

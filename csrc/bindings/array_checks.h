@@ -78,7 +78,8 @@ ArrayView numpy_view(const py::array& a);
 
 // float32 or float64 in native byte order, else TypeError.
 DType float_dtype(const ArrayView& a, const Label& what);
-// float_dtype, or with `half` also float16 and bfloat16 (ml_dtypes; NumPy arrays only):
+// float_dtype, or with `half` also float16 and bfloat16 (ml_dtypes; on the device, an
+// array whose dtype attribute is ml_dtypes' bfloat16, device_arrays.cpp):
 // the dtypes of an optimizer step's params, grads and state.
 DType step_dtype(const ArrayView& a, const Label& what, bool half);
 

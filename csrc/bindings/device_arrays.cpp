@@ -103,6 +103,13 @@ ArrayView cai_view(py::handle h, const Label& what) {
   v.writeable = !read_only;
   read_typestr(entry(cai, "typestr", what), v, what);
   v.dtype_desc = cai["typestr"];
+  // bfloat16 has no typestr of its own ("<V2", any 2-byte record): an array whose dtype
+  // attribute is ml_dtypes' bfloat16 says what its bytes are (array_checks.cpp's
+  // is_bfloat16 reads dtype_desc).
+  if (v.kind == 'V' && v.itemsize == 2 && py::hasattr(h, "dtype")) {
+    py::object dt = py::reinterpret_borrow<py::object>(h).attr("dtype");
+    if (py::isinstance<py::dtype>(dt)) v.dtype_desc = dt;
+  }
   const py::tuple shape = tuple_entry(cai, "shape", what);
   v.ndim = static_cast<int>(shape.size());
   if (v.ndim > 64) throw py::value_error(where + ": more than 64 dimensions");

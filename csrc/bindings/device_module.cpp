@@ -70,7 +70,13 @@ std::vector<HostRange> launch_ranges(const std::vector<Launch>& launches) {
         const OperandSpec& op = spec.operands[k];
         if (op.needs && !(l.hyper.flags & op.needs)) continue;
         const auto lo = reinterpret_cast<std::uintptr_t>(t.ptr[k]);
-        out.push_back({lo, lo + t.numel * l.elem_size, op.written});
+        const std::size_t bytes = l.mixed ? elem_bytes(l.elem[k]) : l.elem_size;
+        out.push_back({lo, lo + t.numel * bytes, op.written});
+      }
+    if (l.master)
+      for (const TensorSlot& t : l.tensors) {
+        const auto lo = reinterpret_cast<std::uintptr_t>(t.ptr[kMasterSlot]);
+        out.push_back({lo, lo + t.numel * sizeof(float), true});
       }
   }
   return out;
@@ -139,7 +145,7 @@ class DevicePlan {
       try {
         const ArrayView v = kDeviceArrays.view(g, what);
         const ArrayView& param = params_[t];
-        check_matches(v, what, param, float_dtype(param, what));
+        check_matches(v, what, param, step_dtype(param, what, true));
         check_layout(v, what, false, kDeviceArrays);
         const auto lo = reinterpret_cast<std::uintptr_t>(v.data);
         if (v.nbytes()) check_read_range(p_, lo, lo + v.nbytes(), what);

@@ -75,8 +75,8 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   py::sequence masters;
   const bool has_masters = py::len(work) >= 6 && !work[5].is_none();
   if (has_masters) {
-    if (&kind != &kHostArrays || family >= kNumFamilies)
-      throw py::value_error(wname + ": master copies are for host updates only");
+    if (family >= kNumFamilies)
+      throw py::value_error(wname + ": master copies are for updates only");
     masters = as_list(work[5], "masters");
     if (py::len(masters) != n)
       throw py::value_error("masters: has " + std::to_string(py::len(masters)) +
@@ -115,9 +115,10 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   // bind_cpu_kernels, a reduction's own table, or the CUDA launcher).
   constexpr int kTypes = 4, kCombos = kTypes * kTypes * 2;  // x2: with master copies
   Launch by_type[kCombos];
-  // 16-bit params, grads and state: host updates (their float32 rule runs over converted
-  // tiles, engine/mixed_apply.cpp).
-  const bool half = &kind == &kHostArrays && (family < kNumFamilies || family == kReduce);
+  // 16-bit params, grads and state: updates and reductions (on the host, float32 code
+  // runs over converted tiles, engine/mixed_apply.cpp; on the device, the kernels read
+  // and write through cuda/access.h's MixedAccess).
+  const bool half = family < kNumFamilies || family == kReduce;
 
   out.work_begin.push_back(static_cast<int>(out.tensors.size()));
   const int base = static_cast<int>(out.launches.size());
@@ -289,7 +290,7 @@ void check_params(const py::sequence& arrays, const py::object& names, const Arr
   for (std::size_t i = 0; i < py::len(arrays); ++i) {
     const Label what{"params", &names, i};
     const ArrayView a = kind.view(arrays[i], what);
-    step_dtype(a, what, &kind == &kHostArrays);
+    step_dtype(a, what, true);
     check_layout(a, what, true, kind);
     if (i > 0 && !same_device(a.device, p.device))
       throw py::value_error(what.str() + ": on CUDA device " + std::to_string(a.device) +

@@ -24,19 +24,25 @@ void check(cudaError_t err, const char* what) {
 
 struct Launcher {
   cudaStream_t stream;
-  template <class Rule, typename T, int K>
-  void run(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
-    cuda::mta_kernel<Rule, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(rule, meta);
+  template <class Rule, class Access, int KM>
+  void run(const Rule& rule, const Access& access, const cuda_meta::TensorListMeta<KM>& meta,
+           int n_blocks) {
+    cuda::mta_kernel<Rule, Access, KM>
+        <<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(rule, access, meta);
     check(cudaGetLastError(), "kernel launch");
   }
-  template <class Rule, typename T, int K>
-  void sums(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int n_blocks, double* out) {
-    cuda::sums_kernel<Rule, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(rule, meta, out);
+  template <class Rule, class Access, int KM>
+  void sums(const Rule& rule, const Access& access, const cuda_meta::TensorListMeta<KM>& meta,
+            int n_blocks, double* out) {
+    cuda::sums_kernel<Rule, Access, KM>
+        <<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(rule, access, meta, out);
     check(cudaGetLastError(), "kernel launch");
   }
-  template <class Op, typename T, int K>
-  void reduce(const Op& op, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
-    cuda::reduce_kernel<Op, T, K><<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(op, meta);
+  template <class Op, class Access, int K>
+  void reduce(const Op& op, const Access& access, const cuda_meta::TensorListMeta<K>& meta,
+              int n_blocks) {
+    cuda::reduce_kernel<Op, Access, K>
+        <<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(op, access, meta);
     check(cudaGetLastError(), "kernel launch");
   }
 };

@@ -17,16 +17,17 @@ namespace fusedoptim {
 namespace {
 
 struct Emulator {
-  template <class Rule, typename T, int K>
-  void run(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
+  template <class Rule, class Access, int KM>
+  void run(const Rule& rule, const Access& access, const cuda_meta::TensorListMeta<KM>& meta,
+           int n_blocks) {
     for (int b = 0; b < n_blocks; ++b)
       for (int t = 0; t < cuda_meta::kBlockThreads; ++t)
-        emulated::process_block<Rule, T, K>(rule, meta, b, t, cuda_meta::kBlockThreads);
+        emulated::process_block(rule, access, meta, b, t, cuda_meta::kBlockThreads);
   }
   // As sums_kernel: every thread's run, then the tree, for each block in turn.
-  template <class Rule, typename T, int K>
-  void sums(const Rule& rule, const cuda_meta::TensorListMeta<K>& meta, int n_blocks,
-            double* out) {
+  template <class Rule, class Access, int KM>
+  void sums(const Rule& rule, const Access& access, const cuda_meta::TensorListMeta<KM>& meta,
+            int n_blocks, double* out) {
     constexpr int kThreads = cuda_meta::kBlockThreads;
     constexpr int S = emulated::RuleSums<Rule>::value;
     std::vector<double> buf(S * kThreads);  // 4 KB a sum: off the stack
@@ -34,7 +35,7 @@ struct Emulator {
     for (int b = 0; b < n_blocks; ++b) {
       for (int t = 0; t < kThreads; ++t) {
         double acc[S];
-        emulated::sums_thread<Rule, T, K>(rule, meta, b, t, kThreads, acc);
+        emulated::sums_thread(rule, access, meta, b, t, kThreads, acc);
         for (int j = 0; j < S; ++j) s[j][t] = acc[j];
       }
       for (int stride = kThreads / 2; stride > 0; stride >>= 1)
@@ -43,13 +44,14 @@ struct Emulator {
     }
   }
   // The kernel's two phases in its order: every thread's fold, then the tree.
-  template <class Op, typename T, int K>
-  void reduce(const Op& op, const cuda_meta::TensorListMeta<K>& meta, int n_blocks) {
+  template <class Op, class Access, int K>
+  void reduce(const Op& op, const Access& access, const cuda_meta::TensorListMeta<K>& meta,
+              int n_blocks) {
     constexpr int kThreads = cuda_meta::kBlockThreads;
     for (int b = 0; b < n_blocks; ++b) {
       double s[kThreads];
       for (int t = 0; t < kThreads; ++t)
-        s[t] = emulated::reduce_thread<Op, T, K>(op, meta, b, t, kThreads);
+        s[t] = emulated::reduce_thread(op, access, meta, b, t, kThreads);
       for (int stride = kThreads / 2; stride > 0; stride >>= 1)
         for (int t = 0; t < kThreads; ++t) emulated::reduce_tree_step<Op>(s, t, stride);
       op.out[op.first_block + b] = s[0];

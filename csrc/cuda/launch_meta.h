@@ -43,7 +43,7 @@ struct TensorListMeta {
 };
 static_assert(sizeof(TensorListMeta<1>) < 30000 && sizeof(TensorListMeta<2>) < 30000 &&
                   sizeof(TensorListMeta<3>) < 30000 && sizeof(TensorListMeta<4>) < 30000 &&
-                  sizeof(TensorListMeta<5>) < 30000,
+                  sizeof(TensorListMeta<5>) < 30000 && sizeof(TensorListMeta<6>) < 30000,
               "kernel arguments (with the rule) stay under CUDA's 32,764-byte limit");
 
 // The elements block `block` of a launch covers: [begin, end) of tensor `tensor`.
@@ -72,7 +72,8 @@ inline void tensor_ptrs(const TensorListMeta<K>& meta, int t, T** ptr) {
 }
 
 // Packs every non-empty tensor of `l` into metas and calls emit(meta, n_blocks) for each
-// full or final one. `meta` is reused between calls: emit must consume it at once (a
+// full or final one. K is the launch's operand count, or one more for a launch with
+// master copies (Launch::master), whose slot K is then TensorSlot::ptr[kMasterSlot]. `meta` is reused between calls: emit must consume it at once (a
 // kernel launch copies its arguments).
 template <int K, typename Emit>
 void pack(const Launch& l, TensorListMeta<K>& meta, Emit&& emit) {
@@ -91,7 +92,8 @@ void pack(const Launch& l, TensorListMeta<K>& meta, Emit&& emit) {
           emit(meta, n_blocks);
           n_tensors = n_blocks = 0;
         }
-        for (int k = 0; k < K; ++k) meta.addr[k][n_tensors] = t.ptr[k];
+        for (int k = 0; k < K; ++k)
+          meta.addr[k][n_tensors] = k < l.n_operands ? t.ptr[k] : t.ptr[kMasterSlot];
         meta.numel[n_tensors] = static_cast<std::int64_t>(t.numel);
         meta.aligned[n_tensors] = aligned;
         ++n_tensors;

@@ -93,7 +93,9 @@ class Precision:
         for j in active:
             p = params[j]
             if lst[j] is None and _half.is_half(p.dtype):
-                new[MASTER, j] = self._backend.from_numpy(p, p, np.float32)
+                # via a host copy for a device param (made once per param)
+                new[MASTER, j] = self._backend.from_numpy(self._backend.to_numpy(p), p,
+                                                          np.float32)
         return True
 
     def _unscaled(self, g: Any, grad_scale: float) -> Any:
