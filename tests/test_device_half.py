@@ -1,7 +1,8 @@
-"""16-bit params, grads and state on the CUDA path (cuda/mta_kernel.h's MixedAccess):
+"""16-bit params, grads and state on the CUDA path (cuda/access.h's MixedAccess):
 float16 and bfloat16 params with state in their dtype, in float32 (``state_dtype``) or
-in the other 16-bit dtype, float32 masters (``master_weights``), and float32 params with
-16-bit state.
+in the other 16-bit dtype, float32 masters (``master_weights``), float32 params with
+16-bit state, and stochastic rounding of each (the same random bits as the host: the
+key of (seed, step, tensor, operand) and the element's index in its tensor).
 
 Tolerances:
 
@@ -40,6 +41,11 @@ MODES = {
     "float16-master": (F16, dict(master_weights=True)),
     "bfloat16-f16-state-master": (BF16, dict(state_dtype=np.float16, master_weights=True)),
     "float32-bf16-state": (np.dtype(np.float32), dict(state_dtype=BF16)),
+    "bfloat16-sr": (BF16, dict(stochastic_rounding=True)),
+    "float16-f32-state-sr": (F16, dict(state_dtype=np.float32, stochastic_rounding=True)),
+    "float16-master-sr": (F16, dict(master_weights=True, stochastic_rounding=True)),
+    "float32-f16-state-sr": (np.dtype(np.float32), dict(state_dtype=F16,
+                                                        stochastic_rounding=True)),
 }
 #: optimizers that refuse some modes on the host as well (test_half_precision.py)
 MULTI_PASS = {"LAMB", "LARS", "Muon"}
@@ -76,6 +82,8 @@ def _pair(column, name, kw, dtype, steps, seed):
     dev_params = [column.device(p, offset=1 if i in UNALIGNED else 0) for i, p in enumerate(init)]
     host = getattr(fusedoptim, name)(host_params, **kw)
     dev = getattr(fusedoptim, name)(dev_params, **kw)
+    if kw.get("stochastic_rounding"):
+        dev.rounding_seed = host.rounding_seed  # the same random bits
     for _ in range(steps):
         grads = _make(rng, shapes, dtype, 0.5)
         host.step(grads)
@@ -194,7 +202,8 @@ def test_state_lives_on_the_device_in_its_dtype(column):
 
 
 @pytest.mark.parametrize("mode", ["float16", "bfloat16-f32-state", "float16-master",
-                                  "float32-bf16-state"])
+                                  "float32-bf16-state", "float16-master-sr",
+                                  "float32-f16-state-sr"])
 def test_plan_and_state_dict_round_trip_are_bitwise(mode, column):
     """10 steps through the reused device plan == 5 steps, a state_dict through the host
     into a new optimizer on new device params, 5 more."""
@@ -202,18 +211,21 @@ def test_plan_and_state_dict_round_trip_are_bitwise(mode, column):
     if column.name == "cuda" and BF16 in (dtype, kw.get("state_dtype")):
         pytest.skip("CuPy has no bfloat16")
     rng = np.random.default_rng(8)
+    seed = int(rng.integers(0, 2**63))
     shapes = [(70001,), (7,), ()]
     init = _make(rng, shapes, dtype)
     grads = [_make(rng, shapes, dtype, 0.5) for _ in range(10)]
     hp = dict(lr=0.01, weight_decay=0.1, **kw)
     straight = [column.device(p) for p in init]
     opt = fusedoptim.AdamW(straight, **hp)
+    opt.rounding_seed = seed  # read by the steps with stochastic_rounding only
     for g in grads:
         opt.step([column.device(x) for x in g])
     assert opt._fast is not None, "the device plan was not reused"
 
     first = [column.device(p) for p in init]
     a = fusedoptim.AdamW(first, **hp)
+    a.rounding_seed = seed
     for g in grads[:5]:
         a.step([column.device(x) for x in g])
     sd = a.state_dict()
@@ -249,9 +261,6 @@ def test_bad_16_bit_device_input_is_refused_before_any_change(column):
         _backends.run([functional.adam_work(params[:1], [column.device(host[0])],
                                              [column.device(np.zeros(50))],
                                              [column.device(np.zeros(50))], None, 2, lr=0.1)])
-    # stochastic rounding: host only
-    with pytest.raises(NotImplementedError, match="stochastic_rounding"):
-        fusedoptim.Adam([column.device(host[0])], stochastic_rounding=True)
     for p, s in zip(params, snapshot):
         assert _bits(column.host(p)) == _bits(s)
     for k, v in state.items():

@@ -158,6 +158,7 @@ class DevicePlan {
       last_grads_[t] = py::reinterpret_borrow<py::object>(g);
     }
     if (kEmulated && first_unmapped(launch_ranges(p_.launches)) >= 0) throw StalePlan();
+    next_rounding_step(p_);
     apply(p_, stream);
   }
 

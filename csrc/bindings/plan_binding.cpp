@@ -150,11 +150,7 @@ class Plan {
       const TensorRef& ref = p_.tensors[t];
       p_.launches[ref.launch].tensors[ref.slot].ptr[1] = grad_ptrs_[t];
     }
-    // Each run is the next step of every param: stochastic rounding draws from the next
-    // step's key (the plan was made from the works of the step before its first run).
-    for (Launch& l : p_.launches)
-      if (l.stochastic)
-        for (TensorSlot& s : l.tensors) ++s.round_step;
+    next_rounding_step(p_);
     const int threads = get_num_threads();
     py::gil_scoped_release release;  // ends (GIL back) before `mark` and `held` go
     multi_tensor_apply(p_.launches, threads);

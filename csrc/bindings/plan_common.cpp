@@ -84,6 +84,12 @@ void set_grad_scale(Parsed& p, double grad_scale) {
   for (Launch& l : p.launches) l.hyper.grad_unscale = unscale;
 }
 
+void next_rounding_step(Parsed& p) {
+  for (Launch& l : p.launches)
+    if (l.stochastic)
+      for (TensorSlot& s : l.tensors) ++s.round_step;
+}
+
 void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars) {
   if (!PyList_Check(scalars) || static_cast<std::size_t>(PyList_GET_SIZE(scalars)) != n_works)
     throw StalePlan();

@@ -51,4 +51,8 @@ void set_scalars(Parsed& p, std::size_t n_works, PyObject* scalars);
 // copies of the grads); anything else is a ValueError naming grad_scale, before any change.
 void set_grad_scale(Parsed& p, double grad_scale);
 
+// A plan's run is the next step of every param: stochastic rounding draws from the next
+// step's key (a plan is made from the works of the step before its first run).
+void next_rounding_step(Parsed& p);
+
 }  // namespace fusedoptim

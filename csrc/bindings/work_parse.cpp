@@ -89,8 +89,8 @@ void parse_work(py::handle work_h, std::size_t work_index, const ArrayKind& kind
   std::uint64_t round_seed = 0;
   py::sequence round_tensors, round_steps;
   if (stochastic) {
-    if (&kind != &kHostArrays || family >= kNumFamilies)
-      throw py::value_error(wname + ": stochastic rounding is for host updates only");
+    if (family >= kNumFamilies)
+      throw py::value_error(wname + ": stochastic rounding is for updates only");
     if (!py::isinstance<py::tuple>(work[6]) || py::len(work[6]) != 3)
       throw py::type_error(wname + ": rounding: expected a tuple (seed, tensors, steps)");
     py::tuple rounding = py::reinterpret_borrow<py::tuple>(work[6]);

@@ -27,34 +27,60 @@ struct PlainAccess {
   }
 };
 
-// MixedAccess<K, M>: a mixed launch (16-bit params, grads or state; Launch::mixed).
-// Each operand's storage is its ElemType (float32, float16, bfloat16); the rule runs in
-// float32 (torch's opmath) and a written 16-bit operand is rounded to nearest even once,
-// with engine/half_scalar.h's functions, the CPU's bits. With M (Launch::master), the
-// params' float32 master copies ride in the meta's operand slot K: the rule reads and
-// writes the master in place of the param, and the param is stored as its rounding, as
-// engine/mixed_apply.cpp does on the CPU.
-template <int K, bool M>
+// MixedAccess<K>: a mixed launch (16-bit params, grads or state; Launch::mixed). Each
+// operand's storage is its ElemType (float32, float16, bfloat16); the rule runs in
+// float32 (torch's opmath) and a written 16-bit operand is rounded once, with
+// engine/half_scalar.h's functions, the CPU's bits: to nearest even, or stochastically.
+// An update's metas carry two more slots per tensor (launch_meta.h's meta_slot):
+// - slot K, with `master` (Launch::master): the param's float32 master copy, which the
+//   rule reads and writes in place of the param; the param is stored as its rounding,
+//   as engine/mixed_apply.cpp does on the CPU;
+// - slot K + 1, with `stochastic` (Launch::stochastic): the tensor's rounding prekey;
+//   operand k's key is splitmix(prekey ^ k), its element i's bits random_bits(key, i),
+//   i the element's index in its tensor, as on the CPU.
+// The flags are run-time values (the same for every thread of a launch), so each rule
+// has one mixed kernel, not four.
+template <int K>
 struct MixedAccess {
   using Value = float;
   static constexpr bool kPlain = false;
   unsigned char elem[K];  // enum ElemType of each operand (kElemF64 never: refused)
+  bool master;
+  bool stochastic;
   FO_HD float load(void* const* ptr, int k, std::int64_t i) const {
-    if (M && k == 0) return static_cast<const float*>(ptr[K])[i];
+    if (master && k == 0) return static_cast<const float*>(ptr[K])[i];
     if (elem[k] == kElemF16) return half_to_float(static_cast<const std::uint16_t*>(ptr[k])[i]);
     if (elem[k] == kElemBF16) return bf16_to_float(static_cast<const std::uint16_t*>(ptr[k])[i]);
     return static_cast<const float*>(ptr[k])[i];
   }
   FO_HD void store(void* const* ptr, int k, std::int64_t i, float v) const {
-    if (M && k == 0) static_cast<float*>(ptr[K])[i] = v;
-    if (elem[k] == kElemF16)
-      static_cast<std::uint16_t*>(ptr[k])[i] = float_to_half(v);
-    else if (elem[k] == kElemBF16)
-      static_cast<std::uint16_t*>(ptr[k])[i] = float_to_bf16(v);
-    else
+    if (master && k == 0) static_cast<float*>(ptr[K])[i] = v;
+    if (elem[k] == kElemF32) {
       static_cast<float*>(ptr[k])[i] = v;
+      return;
+    }
+    std::uint16_t h;
+    if (stochastic) {
+      const auto prekey = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(ptr[K + 1]));
+      const std::uint32_t r =
+          random_bits(splitmix(prekey ^ static_cast<std::uint64_t>(k)), static_cast<std::uint64_t>(i));
+      h = elem[k] == kElemF16 ? float_to_half_sr(v, r) : float_to_bf16_sr(v, r);
+    } else {
+      h = elem[k] == kElemF16 ? float_to_half(v) : float_to_bf16(v);
+    }
+    static_cast<std::uint16_t*>(ptr[k])[i] = h;
   }
 };
+
+// A mixed launch's access for a rule (or reduction) of K operands.
+template <int K>
+MixedAccess<K> mixed_access(const Launch& l) {
+  MixedAccess<K> a{};
+  for (int k = 0; k < K; ++k) a.elem[k] = l.elem[k];
+  a.master = l.master;
+  a.stochastic = l.stochastic;
+  return a;
+}
 
 }  // namespace FO_ISA
 }  // namespace fusedoptim

@@ -43,7 +43,7 @@ struct TensorListMeta {
 };
 static_assert(sizeof(TensorListMeta<1>) < 30000 && sizeof(TensorListMeta<2>) < 30000 &&
                   sizeof(TensorListMeta<3>) < 30000 && sizeof(TensorListMeta<4>) < 30000 &&
-                  sizeof(TensorListMeta<5>) < 30000 && sizeof(TensorListMeta<6>) < 30000,
+                  sizeof(TensorListMeta<5>) < 30000 && sizeof(TensorListMeta<7>) < 30000,
               "kernel arguments (with the rule) stay under CUDA's 32,764-byte limit");
 
 // The elements block `block` of a launch covers: [begin, end) of tensor `tensor`.
@@ -71,9 +71,22 @@ inline void tensor_ptrs(const TensorListMeta<K>& meta, int t, T** ptr) {
   for (int k = 0; k < K; ++k) ptr[k] = static_cast<T*>(meta.addr[k][t]);
 }
 
+// Slot k of tensor t's entry in a meta: operand k's address for k < the launch's
+// operand count n; past it, a mixed launch's two extras (access.h's MixedAccess): slot n
+// the param's float32 master copy (TensorSlot::ptr[kMasterSlot], null without one), slot
+// n + 1 the tensor's stochastic-rounding prekey (rounding_prekey; 0 without), a number
+// riding in a pointer's place.
+inline void* meta_slot(const Launch& l, const TensorSlot& t, int k) {
+  if (k < l.n_operands) return t.ptr[k];
+  if (k == l.n_operands) return t.ptr[kMasterSlot];
+  const std::uint64_t prekey =
+      l.stochastic ? rounding_prekey(l.round_seed, t.round_step, t.round_tensor) : 0;
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(prekey));
+}
+
 // Packs every non-empty tensor of `l` into metas and calls emit(meta, n_blocks) for each
-// full or final one. K is the launch's operand count, or one more for a launch with
-// master copies (Launch::master), whose slot K is then TensorSlot::ptr[kMasterSlot]. `meta` is reused between calls: emit must consume it at once (a
+// full or final one. K: the launch's operand count, or two more for a mixed launch
+// (meta_slot). `meta` is reused between calls: emit must consume it at once (a
 // kernel launch copies its arguments).
 template <int K, typename Emit>
 void pack(const Launch& l, TensorListMeta<K>& meta, Emit&& emit) {
@@ -84,7 +97,7 @@ void pack(const Launch& l, TensorListMeta<K>& meta, Emit&& emit) {
     if (t.numel == 0) continue;
     const std::int64_t n_chunks = (static_cast<std::int64_t>(t.numel) + kChunk - 1) / kChunk;
     bool aligned = true;
-    for (int k = 0; k < K; ++k)
+    for (int k = 0; k < K && k < l.n_operands; ++k)
       aligned = aligned && reinterpret_cast<std::uintptr_t>(t.ptr[k]) % vec_bytes == 0;
     for (std::int64_t c = 0; c < n_chunks; ++c) {
       if (c == 0 || n_blocks == 0) {  // the tensor enters this meta
@@ -92,8 +105,7 @@ void pack(const Launch& l, TensorListMeta<K>& meta, Emit&& emit) {
           emit(meta, n_blocks);
           n_tensors = n_blocks = 0;
         }
-        for (int k = 0; k < K; ++k)
-          meta.addr[k][n_tensors] = k < l.n_operands ? t.ptr[k] : t.ptr[kMasterSlot];
+        for (int k = 0; k < K; ++k) meta.addr[k][n_tensors] = meta_slot(l, t, k);
         meta.numel[n_tensors] = static_cast<std::int64_t>(t.numel);
         meta.aligned[n_tensors] = aligned;
         ++n_tensors;

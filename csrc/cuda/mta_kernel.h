@@ -161,16 +161,17 @@ __global__ void __launch_bounds__(cuda_meta::kBlockThreads)
 template <class Visit>
 void visit_launches(const std::vector<Launch>& launches, Visit&& visit) {
   for (const Launch& l : launches) {
-    // The rule over Value, its operands through `access`, KM pointers per tensor.
-    auto with = [&](auto fam, auto zero, auto make_access, auto master) {
+    // The rule over Value, its operands through make_access(K), `extra` more pointers
+    // per tensor (a mixed launch's master and rounding slots, launch_meta.h's meta_slot).
+    auto with = [&](auto fam, auto zero, auto make_access, auto extra) {
       using Family = decltype(fam);
       using Value = decltype(zero);
       Family::template with_rule<Value>(l.hyper.flags, [&](auto tag) {
         using Rule = typename decltype(tag)::type;
         constexpr int K = Rule::kOperands;
-        constexpr int KM = K + (decltype(master)::value ? 1 : 0);
+        constexpr int KM = K + decltype(extra)::value;
         const Rule rule(l.hyper);
-        const auto access = make_access(std::integral_constant<int, K>{}, master);
+        const auto access = make_access(std::integral_constant<int, K>{});
         cuda_meta::TensorListMeta<KM> meta;
         cuda_meta::pack<KM>(l, meta, [&](const cuda_meta::TensorListMeta<KM>& m, int n_blocks) {
           visit(rule, access, m, n_blocks);
@@ -178,22 +179,17 @@ void visit_launches(const std::vector<Launch>& launches, Visit&& visit) {
       });
     };
     auto plain = [](auto zero) {
-      return [](auto, auto) { return PlainAccess<decltype(zero)>{}; };
+      return [](auto) { return PlainAccess<decltype(zero)>{}; };
     };
-    auto mixed = [&](auto k, auto master) {
-      MixedAccess<decltype(k)::value, decltype(master)::value> a{};
-      for (int j = 0; j < decltype(k)::value; ++j) a.elem[j] = l.elem[j];
-      return a;
-    };
+    auto mixed = [&](auto k) { return mixed_access<decltype(k)::value>(l); };
     const bool known = with_family(l.family, [&](auto fam) {
-      if (l.mixed && l.master)
-        with(fam, 0.0f, mixed, std::true_type{});
-      else if (l.mixed)
-        with(fam, 0.0f, mixed, std::false_type{});
+      using None = std::integral_constant<int, 0>;
+      if (l.mixed)
+        with(fam, 0.0f, mixed, std::integral_constant<int, 2>{});
       else if (l.elem_size == 4)
-        with(fam, 0.0f, plain(0.0f), std::false_type{});
+        with(fam, 0.0f, plain(0.0f), None{});
       else
-        with(fam, 0.0, plain(0.0), std::false_type{});
+        with(fam, 0.0, plain(0.0), None{});
     });
     if (!known) throw std::invalid_argument("this family has no elementwise CUDA kernel");
   }

@@ -103,11 +103,7 @@ void run_reductions(const std::vector<Launch>& launches, int kind, double scalar
       });
     };
     if constexpr (std::is_same_v<T, float>) {
-      if (l.mixed) {
-        MixedAccess<K, false> access{};
-        for (int k = 0; k < K; ++k) access.elem[k] = l.elem[k];
-        return launch(access);
-      }
+      if (l.mixed) return launch(mixed_access<K>(l));  // no master, no rounding: read only
     }
     launch(PlainAccess<T>{});
   };

@@ -79,6 +79,15 @@ FO_HD std::uint16_t float_to_bf16(float f) {
   return static_cast<std::uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
 }
 
+// splitmix64's output function of z + gamma: the last round of a rounding key
+// (engine/multi_tensor.h's rounding_key; the host's copy is in rounding_key.cpp).
+FO_HD std::uint64_t splitmix(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 FO_HD std::uint32_t fmix32(std::uint32_t h) {
   h ^= h >> 16;
   h *= 0x85ebca6bu;

@@ -108,20 +108,6 @@ void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n, const Tensor
       l, ptrs, n, [&](void* const* tile, std::size_t m) { l.fn(l.hyper, tile, m); }, &slot, first);
 }
 
-namespace {
-std::uint64_t sm(std::uint64_t z) {  // splitmix64's output function of z + gamma
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-}  // namespace
-
-std::uint64_t rounding_key(std::uint64_t seed, std::uint64_t step, std::uint64_t tensor,
-                           std::uint64_t operand) {
-  return sm(sm(sm(sm(seed) ^ step) ^ tensor) ^ operand);
-}
-
 double mixed_reduce(const Launch& l, void* const* ptrs, std::size_t n) {
   double r = 0.0;
   each_tile(l, ptrs, n, [&](void* const* tile, std::size_t m) {

@@ -53,6 +53,9 @@ using StoreSrFn = void (*)(const float* src, void* dst, std::size_t n, std::uint
 // param, also when stored from its master copy). python/fusedoptim/_stochastic.py: the same.
 std::uint64_t rounding_key(std::uint64_t seed, std::uint64_t step, std::uint64_t tensor,
                            std::uint64_t operand);
+// The first three rounds, sm(sm(sm(seed) ^ step) ^ tensor): the CUDA kernels get it per
+// tensor and finish each operand's key, sm(prekey ^ operand), on the device.
+std::uint64_t rounding_prekey(std::uint64_t seed, std::uint64_t step, std::uint64_t tensor);
 
 // A 16-bit param's float32 master copy rides in the last pointer of its slot: no
 // family has that many operands (static_assert in kernel_common.h's rule_loop).

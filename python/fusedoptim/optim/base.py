@@ -134,10 +134,6 @@ class Optimizer(Precision, Persistence):
             self.add_param_group(group)
         if self._n == 0:
             raise ValueError("params: empty parameter list")
-        backend: Any = self._backend  # set by add_param_group
-        if self.stochastic_rounding and backend.name != "host":
-            raise NotImplementedError("stochastic_rounding: not available for CUDA device "
-                                      "params (host NumPy arrays only)")
 
     # ------------------------------------------------------------------ groups
     @one_at_a_time
