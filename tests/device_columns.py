@@ -163,3 +163,34 @@ class Column:
     def devices(self) -> int:
         return 2 if self.xp is None else self.xp.cuda.runtime.getDeviceCount()
 
+
+def cpu_gpu_cpu(column, make, init, grads, entry):
+    """An optimizer (``make(params)``) run over all grads on the CPU, and the same run in
+    thirds: on the CPU, on the device (loaded from the CPU's state_dict; its state entry
+    ``entry`` a device array), on the CPU again (loaded from the device's state_dict, which
+    holds NumPy copies). Returns (straight optimizer, its params, the last optimizer, its
+    params)."""
+    straight_params = [p.copy() for p in init]
+    straight = make(straight_params)
+    for g in grads:
+        straight.step(g)
+    third = len(grads) // 3
+    params = [p.copy() for p in init]
+    opt = make(params)
+    for g in grads[:third]:
+        opt.step(g)
+    dev_params = [column.device(p) for p in params]
+    dev = make(dev_params)
+    dev.load_state_dict(opt.state_dict())
+    assert type(dev.state[0][entry]) is type(dev_params[0])
+    for g in grads[third:2 * third]:
+        dev.step([column.device(x) for x in g])
+    sd = dev.state_dict()
+    assert all(isinstance(v, np.ndarray) for s in sd["state"].values() for k, v in s.items()
+               if k != "step"), "state_dict must hold NumPy copies"
+    back = [column.host(p) for p in dev_params]
+    last = make(back)
+    last.load_state_dict(sd)
+    for g in grads[2 * third:]:
+        last.step(g)
+    return straight, straight_params, last, back

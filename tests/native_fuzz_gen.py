@@ -458,57 +458,87 @@ def fuzz_softmax_xent(data):
     return _core.softmax_xent, (logits, targets, scale), defect != "none"
 
 
-def fuzz_blockwise8(data):
-    """blockwise8_step (or _check) over 1-3 float32 params, each with 8-bit state (uint8
-    codes, absmax per 256 values) or float32 state, with at most one defect."""
-    kind = data.draw(st.sampled_from(["adam", "momentum", "lion"]))
-    two = kind == "adam"
-    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
-    params, grads, s1, s2, a1, a2 = [], [], [], [], [], []
-    for _ in range(data.draw(st.integers(1, 3))):
-        shape = data.draw(st.sampled_from([(1,), (255,), (256,), (300,), (3, 200), (600,)]))
-        eight = data.draw(st.booleans())
-        n = int(np.prod(shape))
-        params.append(rng.standard_normal(shape).astype(np.float32))
-        grads.append(rng.standard_normal(shape).astype(np.float32))
-        state = (lambda: rng.integers(0, 256, shape).astype(np.uint8)) if eight else \
-            (lambda: rng.random(shape).astype(np.float32))
-        absmax = (lambda: rng.random(-(-n // 256)).astype(np.float32)) if eight else (lambda: None)
-        s1.append(state())
-        a1.append(absmax())
-        s2.append(state() if two else None)
-        a2.append(absmax() if two else None)
-    q1 = np.sort(rng.uniform(-1, 1, 256)).astype(np.float32)
-    q2 = np.sort(rng.uniform(0, 1, 256)).astype(np.float32) if two else None
-    kw = dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.01, momentum=0.9, step=3)
-    lists = dict(params=params, grads=grads, state1s=s1, state2s=s2, absmax1s=a1, absmax2s=a2)
-    written = [a for name in ("params", "state1s", "state2s", "absmax1s", "absmax2s")
-               for a in lists[name] if a is not None]
-    defect = data.draw(st.sampled_from(["none", "array", "kind", "step", "lr", "qmap"]))
-    if defect == "array":
-        name = data.draw(st.sampled_from([k for k, v in lists.items()
-                                          if any(a is not None for a in v)]))
-        i = data.draw(st.sampled_from([j for j, a in enumerate(lists[name]) if a is not None]))
-        old = lists[name][i]
-        _, lists[name][i] = _bad_host_array(data, old.shape, old.dtype, name != "grads",
-                                            [a for a in written if a is not old])
-    elif defect == "kind":
-        kind = data.draw(st.sampled_from(["Adam", "", None, 3]))
-    elif defect == "step":
-        kw["step"] = data.draw(st.sampled_from([0, -1, 2**64, 1.5, None]))
-    elif defect == "lr":
-        kw["lr"] = data.draw(st.sampled_from(["x", None, [1e-3]]))
-    elif defect == "qmap":
-        if not any(a is not None for a in a1):
-            defect = "none"  # no 8-bit param: the maps are not read
-        else:
-            q1 = data.draw(st.sampled_from([None, q1[:255], q1[::-1].copy(), q1.astype(np.float64),
-                                            np.full(256, np.nan, np.float32)]))
-    args = (kind, lists["params"], lists["grads"], lists["state1s"], lists["state2s"],
-            lists["absmax1s"], lists["absmax2s"], q1, q2)
-    if data.draw(st.booleans()):  # the checks alone: no step, no hyperparameters
-        return _core.blockwise8_check, args, defect not in ("none", "step", "lr")
-    return (lambda *a: _core.blockwise8_step(*a, **kw)), args, defect != "none"
+def _still_valid(label, shape, dtype, written):
+    """Whether a drawn "defect" leaves this array valid after all: one-byte items (8-bit
+    codes) are aligned anywhere and have no byte order; a last axis of length 1 takes any
+    stride; a broadcast of one value is contiguous (and only read)."""
+    if np.dtype(dtype).itemsize == 1 and label in ("unaligned", "big-endian"):
+        return True
+    if shape[-1] == 1 and label in ("strided", "reversed", "strides non-contiguous"):
+        return True
+    return label == "broadcast" and not written and int(np.prod(shape)) == 1
+
+
+def _fuzz_blockwise8(device):
+    """blockwise8_step (or _check) of _core over host arrays, or of the emulator over device
+    arrays: 1-3 float32 params, each with 8-bit state (uint8 codes, absmax per 256 values)
+    or float32 state, with at most one defect."""
+    mod = _emu if device else _core
+    wrap = cai if device else (lambda a: a)
+    bad_array = _bad_device_array if device else _bad_host_array
+
+    def fuzz(data):
+        kind = data.draw(st.sampled_from(["adam", "momentum", "lion"]))
+        two = kind == "adam"
+        rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+        params, grads, s1, s2, a1, a2 = [], [], [], [], [], []
+        for _ in range(data.draw(st.integers(1, 3))):
+            shape = data.draw(st.sampled_from([(2,), (255,), (256,), (300,), (3, 200), (600,)]))
+            eight = data.draw(st.booleans())
+            n = int(np.prod(shape))
+            params.append(rng.standard_normal(shape).astype(np.float32))
+            grads.append(rng.standard_normal(shape).astype(np.float32))
+            state = (lambda: rng.integers(0, 256, shape).astype(np.uint8)) if eight else \
+                (lambda: rng.random(shape).astype(np.float32))
+            absmax = (lambda: rng.random(-(-n // 256)).astype(np.float32)) if eight else \
+                (lambda: None)
+            s1.append(state())
+            a1.append(absmax())
+            s2.append(state() if two else None)
+            a2.append(absmax() if two else None)
+        q1 = np.sort(rng.uniform(-1, 1, 256)).astype(np.float32)
+        q2 = np.sort(rng.uniform(0, 1, 256)).astype(np.float32) if two else None
+        kw = dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.01, momentum=0.9,
+                  step=3)
+        host = dict(params=params, grads=grads, state1s=s1, state2s=s2, absmax1s=a1,
+                    absmax2s=a2)
+        lists = {k: [None if a is None else wrap(a) for a in v] for k, v in host.items()}
+        maps = [wrap(q1), None if q2 is None else wrap(q2)]
+        written = [a for name in ("params", "state1s", "state2s", "absmax1s", "absmax2s")
+                   for a in lists[name] if a is not None]
+        defect = data.draw(st.sampled_from(["none", "array", "kind", "step", "lr", "qmap"]))
+        if defect == "array":
+            name = data.draw(st.sampled_from([k for k, v in host.items()
+                                              if any(a is not None for a in v)]))
+            i = data.draw(st.sampled_from([j for j, a in enumerate(host[name]) if a is not None]))
+            old, kept = host[name][i], lists[name][i]
+            label, lists[name][i] = bad_array(data, old.shape, old.dtype, name != "grads",
+                                              [a for a in written if a is not kept])
+            if _still_valid(label, old.shape, old.dtype, name != "grads"):
+                defect = "none"
+        elif defect == "kind":
+            kind = data.draw(st.sampled_from(["Adam", "", None, 3]))
+        elif defect == "step":
+            kw["step"] = data.draw(st.sampled_from([0, -1, 2**64, 1.5, None]))
+        elif defect == "lr":
+            kw["lr"] = data.draw(st.sampled_from(["x", None, [1e-3]]))
+        elif defect == "qmap":
+            if not any(a is not None for a in a1):
+                defect = "none"  # no 8-bit param: the maps are not read
+            else:
+                # (map, whether it is wrong): the device never reads a map's values on the
+                # host, so an unsorted or NaN map is no error there (but must not crash)
+                q, bad = data.draw(st.sampled_from([
+                    (None, True), (q1[:255], True), (q1.astype(np.float64), True),
+                    (q1[::-1].copy(), not device), (np.full(256, np.nan, np.float32), not device)]))
+                maps[0] = None if q is None else wrap(q)
+                defect = "qmap" if bad else "none"
+        args = (kind, lists["params"], lists["grads"], lists["state1s"], lists["state2s"],
+                lists["absmax1s"], lists["absmax2s"], maps[0], maps[1])
+        if data.draw(st.booleans()):  # the checks alone: no step, no hyperparameters
+            return mod.blockwise8_check, args, defect not in ("none", "step", "lr")
+        return (lambda *a: mod.blockwise8_step(*a, **kw)), args, defect != "none"
+    return fuzz
 
 
 def _fuzz_copy(unpack):
@@ -638,8 +668,8 @@ def _fuzzers():
         "_core.build_info": _fuzz_no_args(_core.build_info),
         "_core.kernel_specs": _fuzz_no_args(_core.kernel_specs),
         "_core.same_key": fuzz_same_key,
-        "_core.blockwise8_step": fuzz_blockwise8,
-        "_core.blockwise8_check": fuzz_blockwise8,
+        "_core.blockwise8_step": _fuzz_blockwise8(False),
+        "_core.blockwise8_check": _fuzz_blockwise8(False),
         "_core.pack": _fuzz_copy(False),
         "_core.unpack": _fuzz_copy(True),
     }
@@ -654,6 +684,8 @@ def _fuzzers():
                 lambda w: _emu.apply_sums(w, lambda m: cai(np.zeros(m)), 0), True),
             "_cuda_emulator.check_params": _fuzz_check_params(_emu, True),
             "_cuda_emulator.pack_layout": fuzz_pack_layout,
+            "_cuda_emulator.blockwise8_step": _fuzz_blockwise8(True),
+            "_cuda_emulator.blockwise8_check": _fuzz_blockwise8(True),
             "_cuda_emulator.device_info": _fuzz_no_args(_emu.device_info),
         })
     # Every entry point, the ones above included, also takes arguments of any type.
@@ -683,6 +715,7 @@ GARBAGE_ENTRIES = [
     "_cuda_emulator.Plan", "_cuda_emulator.Plan.__init__", "_cuda_emulator.Plan.__len__",
     "_cuda_emulator.Plan.run", "_cuda_emulator.Plan._pybind11_conduit_v1_",
     "_cuda_emulator.StalePlan", "_cuda_emulator.apply_sums", "_cuda_emulator.check_params",
+    "_cuda_emulator.blockwise8_check", "_cuda_emulator.blockwise8_step",
     "_cuda_emulator.device_info",
     "_cuda_emulator.pack_layout", "_cuda_emulator.reduce", "_cuda_emulator.run",
     "_cuda_emulator.validate",

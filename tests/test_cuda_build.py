@@ -40,7 +40,8 @@ def test_cuda_extension_builds_and_imports(tmp_path):
         assert info["runtime_version"].split(".")[0].isdigit(), info
         assert "80" in info["architectures"] and "90" in info["architectures"], info
         assert info["devices"] or info["error"], info
-        for name in ("run", "validate", "check_params", "Plan", "StalePlan", "pack_layout"):
+        for name in ("run", "validate", "check_params", "Plan", "StalePlan", "pack_layout",
+                     "blockwise8_check", "blockwise8_step"):
             assert hasattr(_cuda, name), name
         print(info)
     """)

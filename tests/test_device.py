@@ -15,7 +15,7 @@ import pytest
 
 import fusedoptim
 from fusedoptim import _backends, _native, functional
-from device_columns import FakeDeviceArray
+from device_columns import FakeDeviceArray, cpu_gpu_cpu
 from registry import CONFIGS, HOST_ONLY, IDS, SMALL_SHAPES, all_state, assert_close, shapes_for
 
 STEPS = 50
@@ -87,30 +87,8 @@ def test_state_dict_moves_cpu_gpu_cpu(column):
     rng = np.random.default_rng(3)
     init = [rng.standard_normal(s) for s in [(5, 4), (70001,), ()]]
     grads = [[rng.standard_normal(p.shape) for p in init] for _ in range(30)]
-    kw = dict(lr=0.01, amsgrad=True, weight_decay=0.1)
-    straight_params = [p.copy() for p in init]
-    straight = fusedoptim.Adam(straight_params, **kw)
-    for g in grads:
-        straight.step(g)
-
-    params = [p.copy() for p in init]
-    opt = fusedoptim.Adam(params, **kw)
-    for g in grads[:10]:
-        opt.step(g)
-    dev_params = [column.device(p) for p in params]
-    dev = fusedoptim.Adam(dev_params, **kw)
-    dev.load_state_dict(opt.state_dict())
-    assert type(dev.state[0]["exp_avg"]) is type(dev_params[0])
-    for g in grads[10:20]:
-        dev.step([column.device(x) for x in g])
-    sd = dev.state_dict()
-    assert all(isinstance(v, np.ndarray) for s in sd["state"].values() for k, v in s.items()
-               if k != "step"), "state_dict must hold NumPy copies"
-    back = [column.host(p) for p in dev_params]
-    opt2 = fusedoptim.Adam(back, **kw)
-    opt2.load_state_dict(sd)
-    for g in grads[20:]:
-        opt2.step(g)
+    make = lambda ps: fusedoptim.Adam(ps, lr=0.01, amsgrad=True, weight_decay=0.1)  # noqa: E731
+    straight, straight_params, opt2, back = cpu_gpu_cpu(column, make, init, grads, "exp_avg")
     for a, b in zip(back, straight_params):
         assert_close(a, b, 1e-12)
     for key, value in all_state(straight).items():

@@ -44,23 +44,31 @@ def _state_equal(a, b) -> None:
             assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True), (i, k)
 
 
+def lockstep(name, a_cls, b_cls, steps, wrap=lambda x: x):
+    """Optimizer `name` (CLASSES' keywords) as a_cls and as b_cls over two groups of
+    _params(1) (the second with its own lr; b's arrays made by `wrap`), stepped on the same
+    grads, param 1 skipped on steps 1, 4, 7 ... (its step count falls behind: several calls
+    per step). Yields (step, a, b, a's params, b's params) after each step."""
+    kw = CLASSES[name]
+    ps_a, ps_b = _params(1), [wrap(p) for p in _params(1)]
+    groups = lambda ps: [{"params": ps[:3]}, {"params": ps[3:], "lr": kw["lr"] * 3}]  # noqa: E731
+    a, b = a_cls(groups(ps_a), **kw), b_cls(groups(ps_b), **kw)
+    rng = np.random.default_rng(2)
+    for t in range(steps):
+        gs = _grads(rng, ps_a)
+        if t % 3 == 1:
+            gs[1] = None
+        a.step(gs)
+        b.step([None if g is None else wrap(g) for g in gs])
+        yield t, a, b, ps_a, ps_b
+
+
 @pytest.mark.parametrize("name", sorted(CLASSES))
 def test_native_equals_reference_bitwise(name):
     """Ten steps, two groups (the second with its own lr), a param skipped on some steps
     (its step count falls behind: several calls per step): params and every state entry
     bit for bit equal to the twin's, whose float32 operations are the kernel's."""
-    kw = CLASSES[name]
-    ps_a, ps_b = _params(1), _params(1)
-    groups = lambda ps: [{"params": ps[:3]}, {"params": ps[3:], "lr": kw["lr"] * 3}]  # noqa: E731
-    a = getattr(fo, name)(groups(ps_a), **kw)
-    b = getattr(ref, name)(groups(ps_b), **kw)
-    rng = np.random.default_rng(2)
-    for t in range(10):
-        gs = _grads(rng, ps_a)
-        if t % 3 == 1:
-            gs[1] = None
-        a.step(gs)
-        b.step(gs)
+    for t, a, b, ps_a, ps_b in lockstep(name, getattr(fo, name), getattr(ref, name), 10):
         for x, y in zip(ps_a, ps_b):
             assert np.array_equal(x, y), t
     _state_equal(a, b)

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "bindings/bindings.h"
 #include "bindings/device_arrays.h"
 #include "bindings/instance_check.h"
 #include "bindings/plan_common.h"
@@ -408,6 +409,7 @@ PYBIND11_MODULE(FUSEDOPTIM_DEVICE_MODULE, m) {
   caps[py::int_(4)] = py::make_tuple(cuda_meta::Capacity<4>::kTensors, cuda_meta::Capacity<4>::kBlocks);
   caps[py::int_(5)] = py::make_tuple(cuda_meta::Capacity<5>::kTensors, cuda_meta::Capacity<5>::kBlocks);
   m.attr("CAPACITY") = caps;
+  bind_device_blockwise8(m);
   m.def("device_info", &report_dict,
         "The CUDA runtime, the architectures compiled for, and the devices found.");
   py::class_<DevicePlan>(m, "Plan", "A checked device step reused while only gradients and "

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda/cuda_runtime_util.h"
 #include "cuda/device_apply.h"
 #include "cuda/mta_kernel.h"
 #include "cuda/reduce_kernel.h"
@@ -17,10 +18,8 @@
 namespace fusedoptim {
 namespace {
 
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(err));
-}
+using cuda_util::check;
+using cuda_util::DeviceScope;
 
 struct Launcher {
   cudaStream_t stream;
@@ -44,19 +43,6 @@ struct Launcher {
     cuda::reduce_kernel<Op, Access, K>
         <<<n_blocks, cuda_meta::kBlockThreads, 0, stream>>>(op, access, meta);
     check(cudaGetLastError(), "kernel launch");
-  }
-};
-
-// Makes `device` current for the scope, restoring the previous one.
-struct DeviceScope {
-  int previous = -1;
-  explicit DeviceScope(int device) {
-    check(cudaGetDevice(&previous), "cudaGetDevice");
-    if (previous != device) check(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceScope() {
-    int now = -1;
-    if (cudaGetDevice(&now) == cudaSuccess && now != previous) cudaSetDevice(previous);
   }
 };
 

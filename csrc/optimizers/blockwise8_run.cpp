@@ -1,6 +1,5 @@
 #include "optimizers/blockwise8_run.h"
 
-#include <cmath>
 #include <cstring>
 #include <cstdlib>
 
@@ -68,36 +67,6 @@ struct Unit {
   int t;
   std::size_t lo, hi;  // values [lo, hi) of tensor t; lo a block boundary
 };
-
-float f(double x) { return static_cast<float>(x); }
-
-}  // namespace
-
-// Written as the reference's Python expressions, evaluated left to right in double.
-Q8Const blockwise8_constants(const Q8Step& s) {
-  Q8Const k{};
-  const double lr = s.lr, wd = s.weight_decay;
-  const double c1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
-  const double c2 = std::sqrt(1.0 - std::pow(s.beta2, static_cast<double>(s.step)));
-  k.b1 = f(s.beta1);
-  k.omb1 = f(1.0 - s.beta1);
-  k.b2 = f(s.beta2);
-  k.omb2 = f(1.0 - s.beta2);
-  k.c2 = f(c2);
-  k.eps = f(s.eps);
-  k.lr_c1 = f(-lr / c1);
-  k.eps_c2 = f(s.eps * c2);
-  k.step_size = f(-lr * c2 / c1);
-  k.decay = f(1.0 - lr * wd);
-  k.wd = f(wd);
-  k.momentum = f(s.momentum);
-  k.neg_lr = f(-lr);
-  k.use_decay = wd > 0.0;
-  k.first = s.step == 1;
-  return k;
-}
-
-namespace {
 
 // The map's float32 values as 4 planes of 256 bytes (little-endian byte b of q[i] at
 // b * 256 + i).

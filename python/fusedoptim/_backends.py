@@ -45,9 +45,18 @@ class HostBackend:
     empty_like = staticmethod(np.empty_like)
     full_like = staticmethod(np.full_like)
 
+    #: the 8-bit blockwise optimizers' checks and step (functional.blockwise8)
+    blockwise8_check = staticmethod(_native._core.blockwise8_check)
+    blockwise8_step = staticmethod(_native._core.blockwise8_step)
+
     @staticmethod
     def is_array(x: object) -> bool:
         return isinstance(x, np.ndarray)
+
+    @staticmethod
+    def zeros(like: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """Zeros of any shape and dtype (state that is not shaped like its param)."""
+        return np.zeros(shape, dtype)
 
     @staticmethod
     def reduce(kind: _native._core.Reduction, arrays: list[Any], scalar: float,
@@ -152,6 +161,11 @@ class _ArrayKind:
         dt = p.dtype if dtype is None else dtype
         return self._alloc(p, lambda xp, kw: xp.full(p.shape, value, dtype=dt, **kw))
 
+    def zeros(self, like, shape, dtype):
+        """Zeros of any shape and (NumPy) dtype on like's device."""
+        dt = np.dtype(dtype)
+        return self._alloc(like, lambda xp, kw: xp.zeros(shape, dtype=_xp_dtype(xp, dt), **kw))
+
     def float64_zeros(self, like, n):
         """n float64 zeros on like's device (reduction partials)."""
         return self._alloc(like, lambda xp, kw: xp.zeros((n,), dtype=xp.float64, **kw))
@@ -170,6 +184,11 @@ class _ArrayKind:
         if self.lib == "torch":
             return self.xp.cuda.current_stream().cuda_stream
         return 0
+
+
+def _xp_dtype(xp: Any, dtype: np.dtype) -> Any:
+    """A NumPy dtype in an array library's terms (PyTorch has its own dtype objects)."""
+    return getattr(xp, dtype.name) if getattr(xp, "__name__", "") == "torch" else dtype
 
 
 def to_numpy(a: Any) -> np.ndarray:
@@ -201,7 +220,9 @@ class DeviceBackend:
         self.empty_like = self.kind.empty_like
         self.full_like = self.kind.full_like
         self.from_numpy = self.kind.from_numpy
+        self.zeros = self.kind.zeros
         self.to_numpy = to_numpy
+        self.blockwise8_check = self.module.blockwise8_check
         stream, base = self.kind.stream, self.module.Plan
 
         class Plan(base):
@@ -216,6 +237,10 @@ class DeviceBackend:
     def run(self, works: list[Work], grad_scale: float = 1.0) -> None:
         _unscaled_only(grad_scale)
         self.module.run(works, self.kind.stream())
+
+    def blockwise8_step(self, *args: Any, **kw: Any) -> None:
+        """functional.blockwise8's step, enqueued on the array library's current stream."""
+        self.module.blockwise8_step(*args, **kw, stream=self.kind.stream())
 
     def apply_sums(self, works: list[Work]) -> np.ndarray:
         """The step of works whose update also sums, and each tensor's sums (float64 host

@@ -61,5 +61,25 @@ def pack_layout(numels: Sequence[int], elem_size: int,
                 n_operands: int) -> list[list[tuple[int, int]]]:
     """Per launch, the (tensor index, chunk index) of each block."""
 
+#: tensors one launch of blockwise8_step holds; values each grid block updates
+BLOCKWISE8_TENSORS: int
+BLOCKWISE8_UNIT: int
+
+def blockwise8_check(kind: str, params: Sequence[Any], grads: Sequence[Any],
+                     state1s: Sequence[Any], state2s: Optional[Sequence[Any]],
+                     absmax1s: Sequence[Any], absmax2s: Optional[Sequence[Any]],
+                     qmap1: Any, qmap2: Any, names: Optional[Sequence[str]] = None) -> None:
+    """Run every check of blockwise8_step and change nothing."""
+
+def blockwise8_step(kind: str, params: Sequence[Any], grads: Sequence[Any],
+                    state1s: Sequence[Any], state2s: Optional[Sequence[Any]],
+                    absmax1s: Sequence[Any], absmax2s: Optional[Sequence[Any]],
+                    qmap1: Any, qmap2: Any, names: Optional[Sequence[str]] = None, *,
+                    lr: float, beta1: float = 0.0, beta2: float = 0.0, eps: float = 0.0,
+                    weight_decay: float = 0.0, momentum: float = 0.0, step: int = 1,
+                    stream: int = 0) -> None:
+    """As fusedoptim._core.blockwise8_step over device arrays (all on one device),
+    enqueued on ``stream``; does not wait for the GPU."""
+
 def device_info() -> _DeviceInfo:
     """The CUDA runtime, the architectures compiled for, and the devices found."""

@@ -8,12 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from .. import _backends
 from .. import _checks as C
-from .. import _native
 from .._typing import ArrayList, Names, Work
 from ._adafactor import adafactor_scalars
-from ._kernel import ID
+from ._kernel import ID, backend
 
 BLOCK = 256
 """Elements per quantization block (bitsandbytes' optimizers fix it at 256)."""
@@ -60,12 +58,8 @@ def blockwise8_work(kind: str, params: ArrayList, grads: ArrayList, state1s: Arr
     other optimizer whose state the elementwise engine does not describe)."""
     blockwise8_hparams(kind, lr, beta1, beta2, eps, weight_decay, momentum)
     C.step_count("step", step)
-    if _backends.for_arrays(params).name != "host":
-        raise NotImplementedError(
-            "the 8-bit optimizers run on NumPy arrays only: their blockwise quantization has no "
-            "CUDA kernels; give device params to another optimizer")
-    _native._core.blockwise8_check(kind, params, grads, state1s, state2s, absmax1s, absmax2s,
-                                   qmap1, qmap2, names)
+    backend(params).blockwise8_check(kind, params, grads, state1s, state2s, absmax1s, absmax2s,
+                                     qmap1, qmap2, names)
     return (ID["adafactor"], 0,
             adafactor_scalars(1, lr=0.0, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0,
                               weight_decay=0.0),
@@ -116,11 +110,18 @@ def blockwise8(kind: str, params: ArrayList, grads: ArrayList, state1s: ArrayLis
     8-bit and 32-bit Adam place eps differently, as bitsandbytes does). The result is the
     same, bit for bit, for any thread count and on every SIMD path, and equals the NumPy
     twin (:mod:`fusedoptim.reference`).
+
+    CUDA device arrays (all on one device) run the CUDA kernel, enqueued on the array
+    library's current stream: the same arithmetic and codes, bit for bit (checked on the
+    host emulation of the kernel), except that a NaN a step computes has the GPU's bits.
+    The maps are read on the device only: their values are not checked there (on the host
+    they must be sorted); the kernel builds its bins by the host table's rule.
     """
     work = blockwise8_work(kind, params, grads, state1s, state2s, absmax1s, absmax2s, qmap1,
                            qmap2, step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                            weight_decay=weight_decay, momentum=momentum, names=names)
     del work
-    _native._core.blockwise8_step(kind, params, grads, state1s, state2s, absmax1s, absmax2s,
-                                  qmap1, qmap2, names, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                                  weight_decay=weight_decay, momentum=momentum, step=int(step))
+    backend(params).blockwise8_step(kind, params, grads, state1s, state2s, absmax1s, absmax2s,
+                                    qmap1, qmap2, names, lr=lr, beta1=beta1, beta2=beta2,
+                                    eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                    step=int(step))

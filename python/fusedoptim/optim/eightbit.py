@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _backends
 from .. import _checks as C
 from .._typing import (Betas, BufferInits, Call, Hyper, Label, LR, NewBuffers, ParamGroup,
                        Params)
@@ -43,10 +44,16 @@ class Optimizer8bit(Optimizer):
     float32 arrays of its shape and nothing else. About 2.03 bytes of state per value for
     Adam (8 for float32 Adam), 1.02 for SGD8bit and Lion8bit.
 
-    float32 params and grads on the host only (NumPy arrays). No ``state_dtype`` and no
-    ``master_weights``: the state is 8-bit by design. Loss scaling (``grad_scale``,
-    ``found_inf``) works as for every optimizer. Loaded ``qmap1``/``qmap2`` must be
-    bitsandbytes' maps: codes of another map would be read wrongly.
+    float32 params and grads: NumPy arrays, or CUDA device arrays (all on one device, never
+    mixed with NumPy arrays), whose state is created on their device (codes, absmax and
+    bitsandbytes' maps as device arrays of the params' kind) and updated by the CUDA kernel,
+    bit for bit the host's step (see :func:`fusedoptim.functional.blockwise8`). No
+    ``state_dtype`` and no ``master_weights``: the state is 8-bit by design. Loss scaling
+    (``grad_scale``, ``found_inf``) works as for every optimizer. Loaded ``qmap1``/``qmap2``
+    must be bitsandbytes' maps: codes of another map would be read wrongly. Params share a
+    native call when their maps are equal; a device map is read (copied to the host) once
+    per array object for that, so edit a device map by assigning a new array to the state,
+    not in place.
     """
 
     _kind = ""
@@ -71,8 +78,8 @@ class Optimizer8bit(Optimizer):
             raise NotImplementedError("block_wise: only blockwise quantization (True) is "
                                       "supported")
         if C.flag("is_paged", is_paged):
-            raise NotImplementedError("is_paged: paged state is GPU memory; NumPy state is "
-                                      "never paged")
+            raise NotImplementedError("is_paged: paged state (bitsandbytes' unified memory) "
+                                      "is not supported; state is kept next to the params")
         #: params with fewer values keep float32 state (bitsandbytes' rule)
         self.min_8bit_size = int(min_8bit_size)
         super().__init__(params, defaults)
@@ -100,12 +107,13 @@ class Optimizer8bit(Optimizer):
     def _check_state_dtype(self, arrays: list[Any], names: list[str]) -> None:
         cls = type(self).__name__
         for p, name in zip(arrays, names):
-            if not isinstance(p, np.ndarray):
-                raise TypeError(f"params[{name}]: {cls} runs on NumPy arrays only, got "
-                                f"{type(p).__name__}")
-            if p.dtype != np.float32:
+            if not (isinstance(p, np.ndarray) or _backends.is_device_array(p)):
+                raise TypeError(f"params[{name}]: {cls} runs on NumPy arrays or CUDA device "
+                                f"arrays only, got {type(p).__name__}")
+            dtype = str(p.dtype).removeprefix("torch.")  # a torch tensor's dtype: torch.float32
+            if dtype != "float32":
                 raise TypeError(f"params[{name}]: {cls} takes float32 params (bitsandbytes' "
-                                f"8-bit CPU path), got {p.dtype}")
+                                f"8-bit CPU path), got {dtype}")
 
     def _needed_buffers(self, h: Hyper) -> BufferInits:
         def make(name: str) -> Any:
@@ -113,8 +121,9 @@ class Optimizer8bit(Optimizer):
                 if name not in self._state_names(p):
                     return None
                 if name.startswith("qmap"):
-                    return _qmap(name).copy()
-                return np.zeros(self._buffer_shape(name, p), dtype=self._buffer_dtype(name, p))
+                    return self._backend.from_numpy(_qmap(name), p, np.float32)
+                return self._backend.zeros(p, self._buffer_shape(name, p),
+                                           self._buffer_dtype(name, p))
             return init
         return tuple((name, make(name)) for name in self._buffer_names)
 
@@ -122,8 +131,27 @@ class Optimizer8bit(Optimizer):
         # One call per step count and map pair: a call's 8-bit params share one map each.
         def qmap(name: str) -> bytes:
             arr = new.get((name, j), gs.buffers.get(name, [None] * (j + 1))[j])
-            return b"" if arr is None else np.asarray(arr).tobytes()
+            return b"" if arr is None else self._map_bytes(arr)
         return (gs.steps[j] + 1,) + tuple(qmap(n) for n in ("qmap1", "qmap2"))
+
+    def _map_bytes(self, arr: Any) -> bytes:
+        """A map's values as bytes: read on every step from a NumPy map, once per array
+        object from a device map (a copy to the host waits for the GPU)."""
+        if isinstance(arr, np.ndarray):
+            return arr.tobytes()
+        cache: dict[int, tuple[Any, bytes]] = self.__dict__.setdefault("_device_maps", {})
+        hit = cache.get(id(arr))
+        if hit is None or hit[0] is not arr:
+            if len(cache) > 4 * self._n + 16:  # maps replaced since (loaded state): forget them
+                cache.clear()
+            hit = cache[id(arr)] = (arr, self._backend.to_numpy(arr).tobytes())
+        return hit[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The device maps' bytes are found again from the copy's own arrays.
+        state = super().__getstate__()
+        state.pop("_device_maps", None)
+        return state
 
     def _call(self, h: Hyper, params: list[Any], grads: list[Any], bufs: dict[str, list[Any]],
               key: Any, names: list[str]) -> Call:
@@ -200,7 +228,7 @@ class Adam8bit(Optimizer8bit):
     :class:`AdamW8bit`, whose default weight_decay is 1e-2). ``amsgrad=True`` and
     ``optim_bits`` other than 32 are refused as bitsandbytes refuses them; ``args``,
     ``percentile_clipping`` other than 100, ``block_wise=False`` and ``is_paged=True``
-    (GPU-only features) are refused by name. State: see :class:`Optimizer8bit`.
+    (features of bitsandbytes' GPU build) are refused by name. State: see :class:`Optimizer8bit`.
     """
 
     _kind = "adam"
