@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bindings/work_parse.h"
 #include "cuda/device_apply.h"
 
 namespace fusedoptim {
@@ -190,6 +191,23 @@ long first_unmapped(const std::vector<HostRange>& ranges) {
     if (at < r.hi) return static_cast<long>(i);
   }
   return -1;
+}
+
+void check_host_memory(const Parsed& p) {
+  std::vector<HostRange> ranges;
+  std::vector<const Range*> of;
+  for (const Range& r : p.written) ranges.push_back({r.lo, r.hi, true}), of.push_back(&r);
+  for (const Range& r : p.read) ranges.push_back({r.lo, r.hi, false}), of.push_back(&r);
+  const long bad = first_unmapped(ranges);
+  if (bad < 0) return;
+  const HostRange& r = ranges[bad];
+  char span[64];
+  std::snprintf(span, sizeof span, "[0x%llx, 0x%llx)", static_cast<unsigned long long>(r.lo),
+                static_cast<unsigned long long>(r.hi));
+  throw py::value_error(of[bad]->what.str() + ": its memory " + span +
+                        " is not host memory this process may " +
+                        (r.written ? "write" : "read") +
+                        " (the emulator's device arrays are host memory)");
 }
 
 }  // namespace fusedoptim

@@ -19,4 +19,10 @@ struct HostRange {
 // with the access it needs (read, or read and write), or -1 if all do. Reads
 // /proc/self/maps once; where there is none (not Linux), every range passes.
 long first_unmapped(const std::vector<HostRange>& ranges);
+
+// The host emulation's check of a parsed call: every range it writes and reads is host
+// memory this process may write or read; else ValueError naming the array, so a bogus
+// address raises instead of faulting.
+struct Parsed;
+void check_host_memory(const Parsed& p);
 }  // namespace fusedoptim

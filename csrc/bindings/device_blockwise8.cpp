@@ -6,7 +6,6 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,22 +32,7 @@ constexpr bool kEmulated =
 // claims: every range the step writes or reads must be mapped with that access, so that
 // a bogus address raises instead of faulting (as device_module.cpp checks works).
 void check_emulated_memory(const Q8Call& call) {
-  if (!kEmulated) return;
-  const Parsed& p = call.ranges;
-  std::vector<HostRange> ranges;
-  std::vector<const Range*> of;
-  for (const Range& r : p.written) ranges.push_back({r.lo, r.hi, true}), of.push_back(&r);
-  for (const Range& r : p.read) ranges.push_back({r.lo, r.hi, false}), of.push_back(&r);
-  const long bad = first_unmapped(ranges);
-  if (bad < 0) return;
-  const HostRange& r = ranges[bad];
-  char span[64];
-  std::snprintf(span, sizeof span, "[0x%llx, 0x%llx)", static_cast<unsigned long long>(r.lo),
-                static_cast<unsigned long long>(r.hi));
-  throw py::value_error(of[bad]->what.str() + ": its memory " + span +
-                        " is not host memory this process may " +
-                        (r.written ? "write" : "read") +
-                        " (the emulator's device arrays are host memory)");
+  if (kEmulated) check_host_memory(call.ranges);
 }
 
 void run_on_device(const Q8Call& call, const Q8Step& s, std::uintptr_t stream) {

@@ -47,18 +47,7 @@ std::string hex(std::uintptr_t x) {
 
 // Every range of p (what each work writes and reads) is host memory with that access.
 void check_emulated_memory(const Parsed& p) {
-  if (!kEmulated) return;
-  std::vector<HostRange> ranges;
-  std::vector<const Range*> of;
-  for (const Range& r : p.written) ranges.push_back({r.lo, r.hi, true}), of.push_back(&r);
-  for (const Range& r : p.read) ranges.push_back({r.lo, r.hi, false}), of.push_back(&r);
-  const long bad = first_unmapped(ranges);
-  if (bad < 0) return;
-  const HostRange& r = ranges[bad];
-  throw py::value_error(of[bad]->what.str() + ": its memory [" + hex(r.lo) + ", " + hex(r.hi) +
-                        ") is not host memory this process may " +
-                        (r.written ? "write" : "read") +
-                        " (the emulator's device arrays are host memory)");
+  if (kEmulated) check_host_memory(p);
 }
 
 // The memory each launch touches, from its tensors' current addresses.
