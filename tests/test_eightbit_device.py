@@ -134,7 +134,7 @@ def test_other_sorted_maps(kind, column):
 
 
 def _sweep_lut(q):
-    """The host's table (optimizers/blockwise8_run.cpp, blockwise8_lut) by its own merge
+    """The host's table (optimizers/blockwise8_tables.cpp, blockwise8_lut) by its own merge
     sweep, which gives a code to every bin for any map, sorted or not."""
     mid = (np.float32(0.5) * (q[:-1] + q[1:])).astype(np.float32)
     v = (np.float32(-1.0) + (np.float32(2.0) * np.arange(65536, dtype=np.float32))

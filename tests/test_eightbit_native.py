@@ -257,6 +257,44 @@ def test_other_maps_equal_reference(kind, name):
         assert_same(ts, refs, f"{kind} map {name} step {step}")
 
 
+def test_kept_map_tables_follow_each_map():
+    """The native side keeps the tables of the last 8 maps it saw (blockwise8_tables.h):
+    11 distinct maps, each used twice out of order from two threads (so tables are
+    found, evicted and rebuilt while another step runs), each step equal to the
+    reference with its own map."""
+    import threading
+
+    rng = np.random.default_rng(77)
+    maps = [np.sort(rng.uniform(-1, 1, 256)).astype(np.float32) for _ in range(11)]
+    for q in maps:
+        q[0], q[-1] = -1.0, 1.0
+    order = [i % 11 for i in range(22)]
+    rng.shuffle(order)
+    failures = []
+
+    def run(indices, seed):
+        r = np.random.default_rng(seed)
+        for i in indices:
+            q = maps[i]
+            ts = [Tensor(r, n, "momentum", True) for n in (256, 4096)]
+            refs = [t.copy() for t in ts]
+            grads = grads_for(r, ts)
+            native_step("momentum", ts, grads, 1, 0.0, qmap1=q)
+            for ref, g in zip(refs, grads):
+                _reference_with_maps("momentum", ref, g, 1, q, q)
+            try:
+                assert_same(ts, refs, f"map {i}")
+            except AssertionError as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(order[k::2], k)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[0]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_subnormal_absmax_equals_reference(kind):
     # blocks whose absmax is subnormal (1 / absmax is inf: the bins clamp) next to

@@ -1,10 +1,12 @@
 #include "optimizers/blockwise8_run.h"
 
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 
 #include "engine/dispatch.h"
 #include "engine/multi_tensor.h"
+#include "optimizers/blockwise8_tables.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -68,53 +70,7 @@ struct Unit {
   std::size_t lo, hi;  // values [lo, hi) of tensor t; lo a block boundary
 };
 
-// The map's float32 values as 4 planes of 256 bytes (little-endian byte b of q[i] at
-// b * 256 + i).
-void build_planes(const float* q, std::uint8_t* out) {
-  for (int i = 0; i < 256; ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, q + i, 4);
-    for (int b = 0; b < 4; ++b) out[b * 256 + i] = static_cast<std::uint8_t>(u >> (8 * b));
-  }
-}
-
-// The binary search of the table (blockwise8.h, kSearchWords): false when a bin's code
-// is not the count of 255 thresholds in [0, 65535] (lut[65535] < 255).
-bool build_search(const std::uint8_t* lut, std::uint16_t* out) {
-  if (lut[blockwise8::kLutSize - 1] != 255) return false;
-  std::uint16_t thr[255];  // thr[k] = the first bin j with lut[j] > k
-  std::size_t j = 0;
-  for (int k = 0; k < 255; ++k) {
-    while (lut[j] <= k) ++j;  // ends: lut[65535] = 255 > k
-    thr[k] = static_cast<std::uint16_t>(j);
-  }
-  std::memset(out, 0, blockwise8::kSearchWords * sizeof(std::uint16_t));
-  for (int t = 0; t < 8; ++t)
-    for (int r = 0; r < (1 << t); ++r) {
-      int pos = 0;
-      for (int u = 0; u < t; ++u)
-        if ((r >> u) & 1) pos += 128 >> u;
-      out[blockwise8::kSearchOffset[t] + r] = thr[pos + (128 >> t) - 1];
-    }
-  return true;
-}
-
 }  // namespace
-
-std::vector<std::uint8_t> blockwise8_lut(const float* q) {
-  using blockwise8::kLutSize;
-  float mid[255];
-  for (int k = 0; k < 255; ++k) mid[k] = 0.5f * (q[k] + q[k + 1]);
-  std::vector<std::uint8_t> lut(kLutSize + blockwise8::kLutPad, 0);
-  // v_j increases with j and the midpoints are sorted: the count only moves forward.
-  int k = 0;
-  for (std::size_t j = 0; j < kLutSize; ++j) {
-    const float v = -1.0f + (2.0f * static_cast<float>(j)) / 65535.0f;
-    while (k < 255 && mid[k] < v) ++k;
-    lut[j] = static_cast<std::uint8_t>(k);
-  }
-  return lut;
-}
 
 void blockwise8_run(const std::vector<Q8Tensor>& ts, const Q8Step& s, const float* qmap1,
                     const float* qmap2, int threads) {
@@ -130,31 +86,22 @@ void blockwise8_run(const std::vector<Q8Tensor>& ts, const Q8Step& s, const floa
   if (units.empty()) return;
   const Blockwise8Kernels& kt = kernels_for(active_isa());
   const Q8Const k = blockwise8_constants(s);
-  std::vector<std::uint8_t> lut1, lut2;
   Q8Maps maps{qmap1, qmap2, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
-  // Planes, searches and the bit reversal of the byte-permute path, 64-byte aligned.
-  alignas(64) std::uint8_t planes[2][blockwise8::kPlaneBytes];
-  alignas(64) std::uint16_t search[2][blockwise8::kSearchWords];
-  alignas(64) std::uint8_t rev[256];
+  // The maps' tables, built on a map's first call and kept (blockwise8_tables.h); held
+  // here for the step.
+  std::shared_ptr<const Q8MapTables> t1, t2;
   if (any_q8) {
-    lut1 = blockwise8_lut(qmap1);
-    maps.lut1 = lut1.data();
-    build_planes(qmap1, planes[0]);
-    maps.planes1 = planes[0];
-    if (build_search(maps.lut1, search[0])) maps.search1 = search[0];
+    t1 = blockwise8_tables(qmap1);
+    maps.lut1 = t1->lut.data();
+    maps.planes1 = t1->planes;
+    maps.search1 = t1->has_search ? t1->search : nullptr;
     if (s.kind == Q8Kind::Adam) {
-      lut2 = blockwise8_lut(qmap2);
-      maps.lut2 = lut2.data();
-      build_planes(qmap2, planes[1]);
-      maps.planes2 = planes[1];
-      if (build_search(maps.lut2, search[1])) maps.search2 = search[1];
+      t2 = blockwise8_tables(qmap2);
+      maps.lut2 = t2->lut.data();
+      maps.planes2 = t2->planes;
+      maps.search2 = t2->has_search ? t2->search : nullptr;
     }
-    for (int i = 0; i < 256; ++i) {
-      int r = 0;
-      for (int b = 0; b < 8; ++b) r |= ((i >> b) & 1) << (7 - b);
-      rev[i] = static_cast<std::uint8_t>(r);
-    }
-    maps.rev = rev;
+    maps.rev = blockwise8_bit_reversal();
   }
   const int kind = static_cast<int>(s.kind);
   const auto q8 = kt.q8[kind];

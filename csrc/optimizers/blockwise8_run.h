@@ -34,10 +34,6 @@ struct Q8Step {
 // each cast once to float32.
 Q8Const blockwise8_constants(const Q8Step& s);
 
-// The quantizer table of a sorted 256-value map (blockwise8::kLutSize bins and
-// blockwise8::kLutPad bytes of padding), by one merge sweep.
-std::vector<std::uint8_t> blockwise8_lut(const float* qmap);
-
 // Whether the avx512 path runs the byte-permute kernels (isa/blockwise8_avx512vbmi.cpp):
 // the CPU has AVX-512 VBMI and BW, and FUSEDOPTIM_NO_VBMI is unset, empty or "0" (tests
 // set it to run the gather kernels of isa/blockwise8_avx512.cpp on such a CPU). Read once.
