@@ -3,9 +3,12 @@ stays in each core's L2 cache (no memory traffic to wait for: the arithmetic and
 conversions alone), against its same-traffic roofline on ResNet-50's shapes, in one run.
 
 For each mode and thread count it prints, in ns per value:
-* ``in cache``: the mode's own step on 32,768 values per thread (512 KB of float32 Adam
-  operands per core, inside a 1 MB L2), best of the repeats: what its arithmetic and
-  conversions cost when memory is free;
+* ``in cache``: the mode's own step at 1 thread on data inside the core's L2 (16,384 and
+  32,768 values: at most 512 KB of float32 Adam operands, in a 1 MB L2), per value as
+  the difference of the two sizes' best times, so the fixed cost of a call drops out:
+  what its arithmetic and conversions cost when memory is free. At T threads it is
+  divided by T, the best the cores can share it (steps this small run on one thread,
+  below the engine's parallel threshold, so they cannot be timed at T threads);
 * ``float32 rule``: the same for float32 params and state, the arithmetic of the update
   rule without any 16-bit conversion or 8-bit quantization: a floor no rule compiled for
   16-bit loads could go below;
@@ -32,7 +35,7 @@ from fusedoptim.bench.workloads import numel, resnet50_shapes
 from half import BF16, F16, F32, OPTIMIZERS, traffic
 
 U8 = np.dtype(np.uint8)
-PER_THREAD = 32_768
+PER_THREAD = 16_384
 # (name, param dtype, state dtype, keywords, 8-bit class or None)
 MODES = [("float32", F32, F32, {}, None),
          ("bfloat16", BF16, BF16, {}, None),
@@ -54,8 +57,8 @@ def make(key, mode, shapes, rng):
     return lambda: opt.step(gs)
 
 
-def best_ns_per_value(fn, n, repeats):
-    """Best over ``repeats`` samples of 0.1 s each, per value."""
+def best_s(fn, repeats):
+    """Best over ``repeats`` samples of 0.1 s each, per call."""
     best = float("inf")
     for _ in range(repeats):
         calls, start = 0, time.perf_counter()
@@ -63,7 +66,15 @@ def best_ns_per_value(fn, n, repeats):
             fn()
             calls += 1
         best = min(best, (time.perf_counter() - start) / calls)
-    return best / n * 1e9
+    return best
+
+
+def in_cache_ns(key, mode, rng, repeats):
+    """ns per value of the mode's step in cache at 1 thread: (t(2m) - t(m)) / m."""
+    m = PER_THREAD
+    one = best_s(make(key, mode, [(m,)], rng), repeats)
+    two = best_s(make(key, mode, [(2 * m,)], rng), repeats)
+    return (two - one) / m * 1e9
 
 
 def main():
@@ -75,16 +86,20 @@ def main():
     shapes = resnet50_shapes()
     n = numel(shapes)
     rng = np.random.default_rng(0)
-    print(f"resnet50: {n:,} values; in cache: {PER_THREAD:,} values per thread")
+    print(f"resnet50: {n:,} values; in cache: {PER_THREAD:,} and {2 * PER_THREAD:,} values "
+          "at 1 thread")
+    keys = args.optimizers.split(",")
+    modes_of = {key: [m for m in MODES if m[4] is None or key in m[4]] for key in keys}
+    fusedoptim.set_num_threads(1)
+    cache1 = {key: {m[0]: in_cache_ns(key, m, rng, args.repeats) for m in modes_of[key]}
+              for key in keys}
     for threads in [int(t) for t in args.threads.split(",")]:
         fusedoptim.set_num_threads(threads)
-        small = [(PER_THREAD * threads,)]
-        for key in args.optimizers.split(","):
+        for key in keys:
             n_state = OPTIMIZERS[key][2]
-            modes = [m for m in MODES if m[4] is None or key in m[4]]
-            floor32 = best_ns_per_value(make(key, MODES[0], small, rng), small[0][0], args.repeats)
-            cache = {m[0]: best_ns_per_value(make(key, m, small, rng), small[0][0], args.repeats)
-                     for m in modes}
+            modes = modes_of[key]
+            cache = {name: ns / threads for name, ns in cache1[key].items()}
+            floor32 = cache["float32"]
             base = [rng.standard_normal(s).astype(np.float32) for s in shapes]
             grads = [(1e-2 * rng.standard_normal(s)).astype(np.float32) for s in shapes]
             fns = {"roofline": impls.roofline("adam", base, grads, {})}
