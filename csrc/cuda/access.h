@@ -25,6 +25,8 @@ struct PlainAccess {
   FO_HD void store(void* const* ptr, int k, std::int64_t i, T v) const {
     static_cast<T*>(ptr[k])[i] = v;
   }
+  // The access for one tensor's elements (MixedAccess keeps its rounding keys there).
+  FO_HD PlainAccess tensor(void* const*) const { return *this; }
 };
 
 // MixedAccess<K>: a mixed launch (16-bit params, grads or state; Launch::mixed). Each
@@ -37,7 +39,8 @@ struct PlainAccess {
 //   as engine/mixed_apply.cpp does on the CPU;
 // - slot K + 1, with `stochastic` (Launch::stochastic): the tensor's rounding prekey;
 //   operand k's key is splitmix(prekey ^ k), its element i's bits random_bits(key, i),
-//   i the element's index in its tensor, as on the CPU.
+//   i the element's index in its tensor, as on the CPU. The keys are made once per
+//   tensor and thread (tensor()), not per element.
 // The flags are run-time values (the same for every thread of a launch), so each rule
 // has one mixed kernel, not four.
 template <int K>
@@ -47,6 +50,7 @@ struct MixedAccess {
   unsigned char elem[K];  // enum ElemType of each operand (kElemF64 never: refused)
   bool master;
   bool stochastic;
+  std::uint64_t key[K];  // set by tensor(): operand k's rounding key for this tensor
   FO_HD float load(void* const* ptr, int k, std::int64_t i) const {
     if (master && k == 0) return static_cast<const float*>(ptr[K])[i];
     if (elem[k] == kElemF16) return half_to_float(static_cast<const std::uint16_t*>(ptr[k])[i]);
@@ -61,14 +65,21 @@ struct MixedAccess {
     }
     std::uint16_t h;
     if (stochastic) {
-      const auto prekey = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(ptr[K + 1]));
-      const std::uint32_t r =
-          random_bits(splitmix(prekey ^ static_cast<std::uint64_t>(k)), static_cast<std::uint64_t>(i));
+      const std::uint32_t r = random_bits(key[k], static_cast<std::uint64_t>(i));
       h = elem[k] == kElemF16 ? float_to_half_sr(v, r) : float_to_bf16_sr(v, r);
     } else {
       h = elem[k] == kElemF16 ? float_to_half(v) : float_to_bf16(v);
     }
     static_cast<std::uint16_t*>(ptr[k])[i] = h;
+  }
+  // This access with the rounding keys of the tensor whose pointers are ptr.
+  FO_HD MixedAccess tensor(void* const* ptr) const {
+    MixedAccess a = *this;
+    if (stochastic) {
+      const auto prekey = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(ptr[K + 1]));
+      for (int k = 0; k < K; ++k) a.key[k] = splitmix(prekey ^ static_cast<std::uint64_t>(k));
+    }
+    return a;
   }
 };
 

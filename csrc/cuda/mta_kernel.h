@@ -81,7 +81,8 @@ FO_HD void process_block(const Rule& rule, const Access& access,
   }
   // Unaligned tensors, mixed launches, and the last few elements of aligned ones: one
   // element per thread per pass, consecutive threads on consecutive elements (coalesced).
-  for (std::int64_t i = tail + thread; i < end; i += threads) rule_at(rule, access, ptr, i);
+  const Access at = access.tensor(ptr);
+  for (std::int64_t i = tail + thread; i < end; i += threads) rule_at(rule, at, ptr, i);
 }
 
 // For a rule that also sums (kSums > 0): thread `thread` of block `block` runs the rule
@@ -101,16 +102,17 @@ FO_HD void sums_thread(const Rule& rule, const Access& access,
   cuda_meta::tensor_ptrs<void, KM>(meta, t, ptr);
 #pragma unroll
   for (int j = 0; j < S; ++j) acc[j] = 0.0;
+  const Access at = access.tensor(ptr);
   for (std::int64_t i = begin + thread; i < end; i += threads) {
     typename Access::Value x[K];
 #pragma unroll
     for (int k = 0; k < K; ++k)
-      if (Rule::kRead & (1u << k)) x[k] = access.load(ptr, k, i);
+      if (Rule::kRead & (1u << k)) x[k] = at.load(ptr, k, i);
     typename Access::Value r[S];
     rule(x, r);
 #pragma unroll
     for (int k = 0; k < K; ++k)
-      if (Rule::kWrite & (1u << k)) access.store(ptr, k, i, x[k]);
+      if (Rule::kWrite & (1u << k)) at.store(ptr, k, i, x[k]);
 #pragma unroll
     for (int j = 0; j < S; ++j) acc[j] += static_cast<double>(r[j]) * static_cast<double>(r[j]);
   }
