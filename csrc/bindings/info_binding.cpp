@@ -50,6 +50,7 @@ py::dict build_info() {
   d["isa_supported"] = supported;
   d["isa"] = isa_name(active_isa());
   d["blockwise8_kernels"] = blockwise8_path();
+  d["mixed_kernels"] = mixed_path();
   const CpuFeatures& f = cpu_features();
   py::dict cpu;
   cpu["sse4_2"] = f.sse42;

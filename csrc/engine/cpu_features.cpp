@@ -34,7 +34,11 @@ CpuFeatures detect() {
     f.avx2 = (b >> 5) & 1;
     f.avx512f = (b >> 16) & 1;
     f.avx512bw = (b >> 30) & 1;
+    f.avx512dq = (b >> 17) & 1;
     f.avx512vbmi = (c >> 1) & 1;
+    // Leaf 7, subleaf 1: EAX bit 5.
+    unsigned int a1 = 0, b1 = 0, c1 = 0, d1 = 0;
+    if (a >= 1 && __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) f.avx512bf16 = (a1 >> 5) & 1;
   }
   if (osxsave) {
     const unsigned long long xcr0 = read_xcr0();

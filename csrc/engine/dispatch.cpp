@@ -1,6 +1,7 @@
 #include "engine/dispatch.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace fusedoptim {
@@ -90,6 +91,49 @@ void init_isa_from_env() {
   g_table = table_of(best);
 }
 
+namespace {
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+bool use_avx512bf16() {
+#ifdef FUSEDOPTIM_HAVE_AVX512
+  static const bool use = [] {
+    const CpuFeatures& f = cpu_features();
+    return !env_set("FUSEDOPTIM_NO_AVX512BF16") && cpu_supports(Isa::AVX512) && f.avx512bw &&
+           f.avx512dq && f.avx512bf16;
+  }();
+  return use;
+#else
+  return false;
+#endif
+}
+}  // namespace
+
+const MixedKernels* active_mixed() {
+  static const bool tiles = env_set("FUSEDOPTIM_MIXED_TILES");
+  if (tiles) return nullptr;
+  switch (g_isa) {
+#ifdef FUSEDOPTIM_HAVE_AVX2
+    case Isa::AVX2:
+      return &kTable_mixed_avx2;
+#endif
+#ifdef FUSEDOPTIM_HAVE_AVX512
+    case Isa::AVX512:
+      return use_avx512bf16() ? &kTable_mixed_avx512bf16 : &kTable_mixed_avx512;
+#endif
+    default:
+      return nullptr;
+  }
+}
+
+const char* mixed_path() {
+  if (!active_mixed()) return "tiles";
+  if (g_isa == Isa::AVX512 && use_avx512bf16()) return "avx512bf16";
+  return isa_name(g_isa);
+}
+
 void bind_conversions(Launch& l) {
   const KernelTable& table = active_table();
   for (int k = 0; k < l.n_operands; ++k) {
@@ -106,6 +150,8 @@ void bind_cpu_kernels(std::vector<Launch>& launches) {
     if (l.mixed) {  // 16-bit operands: the float32 rule over converted tiles
       l.fn = table.f32[l.family];
       bind_conversions(l);
+      const MixedKernels* mixed = active_mixed();
+      l.mixed_fn = mixed ? mixed->fn[l.family] : nullptr;
     } else {
       l.fn = l.elem_size == 4 ? table.f32[l.family] : table.f64[l.family];
     }

@@ -64,56 +64,104 @@ inline __m128i bf16_round(__m256 x) { return pack_lanes(bf16_round_lanes(_mm256_
 constexpr std::size_t kVec = 0;  // the scalar loops only
 #endif
 
+// One vector of kVec values to and from float32: the loops below and the mixed blocks
+// (engine/mixed_block.h) are made of these.
+#if defined(__AVX512F__)
+using VecF = __m512;
+inline VecF vec_load_f32(const void* p) { return _mm512_loadu_ps(static_cast<const float*>(p)); }
+inline void vec_store_f32(void* p, VecF x) { _mm512_storeu_ps(static_cast<float*>(p), x); }
+inline VecF vec_load_f16(const void* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+inline void vec_store_f16(void* p, VecF x) {
+  _mm256_storeu_si256(static_cast<__m256i*>(p),
+                      _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+inline VecF vec_load_bf16(const void* p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(
+      _mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(p))), 16));
+}
+// bfloat16 stored by integer rounding (bf16_round); with AVX-512 BF16, also by the CPU's
+// conversion (VCVTNEPS2BF16), which rounds to nearest even and quiets NaN as
+// float_to_bf16 does but reads a subnormal float as zero: a block where
+// vec_subnormal_mask is not 0 must be stored by the integer rounding instead.
+inline void vec_store_bf16_int(void* p, VecF x) {
+  _mm256_storeu_si256(static_cast<__m256i*>(p), bf16_round(x));
+}
+#if defined(__AVX512BF16__) && defined(__AVX512DQ__)
+constexpr bool kCpuBf16 = true;
+inline void vec_store_bf16_cpu(void* p, VecF x) {
+  _mm256_storeu_si256(static_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(x)));
+}
+using SubMask = __mmask16;  // kept in a mask register between the stores of a block
+inline SubMask vec_subnormal_mask(VecF x) { return _mm512_fpclass_ps_mask(x, 0x20); }
+inline void vec_store_bf16(void* p, VecF x) {
+  if (vec_subnormal_mask(x))
+    vec_store_bf16_int(p, x);
+  else
+    vec_store_bf16_cpu(p, x);
+}
+#else
+constexpr bool kCpuBf16 = false;
+using SubMask = unsigned;
+inline void vec_store_bf16_cpu(void* p, VecF x) { vec_store_bf16_int(p, x); }
+inline SubMask vec_subnormal_mask(VecF) { return 0; }
+inline void vec_store_bf16(void* p, VecF x) { vec_store_bf16_int(p, x); }
+#endif
+#elif defined(__AVX2__) && defined(__F16C__)
+using VecF = __m256;
+inline VecF vec_load_f32(const void* p) { return _mm256_loadu_ps(static_cast<const float*>(p)); }
+inline void vec_store_f32(void* p, VecF x) { _mm256_storeu_ps(static_cast<float*>(p), x); }
+inline VecF vec_load_f16(const void* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+}
+inline void vec_store_f16(void* p, VecF x) {
+  _mm_storeu_si128(static_cast<__m128i*>(p),
+                   _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+inline VecF vec_load_bf16(const void* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(
+      _mm256_cvtepu16_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))), 16));
+}
+inline void vec_store_bf16(void* p, VecF x) {
+  _mm_storeu_si128(static_cast<__m128i*>(p), bf16_round(x));
+}
+constexpr bool kCpuBf16 = false;
+using SubMask = unsigned;
+inline void vec_store_bf16_int(void* p, VecF x) { vec_store_bf16(p, x); }
+inline void vec_store_bf16_cpu(void* p, VecF x) { vec_store_bf16(p, x); }
+inline SubMask vec_subnormal_mask(VecF) { return 0; }
+#endif
+
 inline void load_f16(const void* src, float* __restrict dst, std::size_t n) {
   const std::uint16_t* __restrict s = static_cast<const std::uint16_t*>(src);
   std::size_t i = 0;
-#if defined(__AVX512F__)
-  for (; i + kVec <= n; i += kVec)
-    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i))));
-#elif defined(__AVX2__) && defined(__F16C__)
-  for (; i + kVec <= n; i += kVec)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
+  for (; i + kVec <= n; i += kVec) vec_store_f32(dst + i, vec_load_f16(s + i));
 #endif
   for (; i < n; ++i) dst[i] = half_to_float(s[i]);
 }
 inline void store_f16(const float* __restrict src, void* dst, std::size_t n) {
   std::uint16_t* __restrict d = static_cast<std::uint16_t*>(dst);
   std::size_t i = 0;
-#if defined(__AVX512F__)
-  for (; i + kVec <= n; i += kVec)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i),
-                        _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-#elif defined(__AVX2__) && defined(__F16C__)
-  for (; i + kVec <= n; i += kVec)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i),
-                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
+  for (; i + kVec <= n; i += kVec) vec_store_f16(d + i, vec_load_f32(src + i));
 #endif
   for (; i < n; ++i) d[i] = float_to_half(src[i]);
 }
 inline void load_bf16(const void* src, float* __restrict dst, std::size_t n) {
   const std::uint16_t* __restrict s = static_cast<const std::uint16_t*>(src);
   std::size_t i = 0;
-#if defined(__AVX512F__)
-  for (; i + kVec <= n; i += kVec)
-    _mm512_storeu_si512(dst + i, _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(
-                                     reinterpret_cast<const __m256i*>(s + i))), 16));
-#elif defined(__AVX2__) && defined(__F16C__)
-  for (; i + kVec <= n; i += kVec)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
-                        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(
-                                              reinterpret_cast<const __m128i*>(s + i))), 16));
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
+  for (; i + kVec <= n; i += kVec) vec_store_f32(dst + i, vec_load_bf16(s + i));
 #endif
   for (; i < n; ++i) dst[i] = bf16_to_float(s[i]);
 }
 inline void store_bf16(const float* __restrict src, void* dst, std::size_t n) {
   std::uint16_t* __restrict d = static_cast<std::uint16_t*>(dst);
   std::size_t i = 0;
-#if defined(__AVX512F__)
-  for (; i + kVec <= n; i += kVec)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), bf16_round(_mm512_loadu_ps(src + i)));
-#elif defined(__AVX2__) && defined(__F16C__)
-  for (; i + kVec <= n; i += kVec)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), bf16_round(_mm256_loadu_ps(src + i)));
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
+  for (; i + kVec <= n; i += kVec) vec_store_bf16(d + i, vec_load_f32(src + i));
 #endif
   for (; i < n; ++i) d[i] = float_to_bf16(src[i]);
 }
@@ -232,6 +280,33 @@ inline __m256i half_sr_lanes(__m256 x, __m256i r) {
 }
 #endif
 
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
+// kVec consecutive values rounded stochastically: `lo` is the low index word of the
+// first (the caller checks that lo + kVec - 1 does not wrap), `klo` the key's low word,
+// `khi` its high word plus the index's high word (random_bits).
+template <bool BF16>
+inline void vec_store_sr(void* dst, VecF x, std::uint32_t lo, std::uint32_t klo, std::uint32_t khi) {
+#if defined(__AVX512F__)
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i r = random_bits_v(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(lo)), iota), klo, khi);
+  const __m512i v = BF16 ? bf16_sr_lanes(_mm512_castps_si512(x), r) : half_sr_lanes(x, r);
+  _mm256_storeu_si256(static_cast<__m256i*>(dst), _mm512_cvtepi32_epi16(v));
+#else
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i r = random_bits_v(_mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(lo)), iota), klo, khi);
+  const __m256i v = BF16 ? bf16_sr_lanes(_mm256_castps_si256(x), r) : half_sr_lanes(x, r);
+  _mm_storeu_si128(static_cast<__m128i*>(dst), pack_lanes(v));
+#endif
+}
+#endif
+
+// One value rounded stochastically: element `index` of its tensor, with the operand's key.
+template <bool BF16>
+inline std::uint16_t round_sr(float x, std::uint64_t key, std::uint64_t index) {
+  const std::uint32_t r = random_bits(key, index);
+  return BF16 ? float_to_bf16_sr(x, r) : float_to_half_sr(x, r);
+}
+
 // n values rounded stochastically with the operand's key; `first`: the tensor index of
 // src[0]. One loop for both 16-bit types (BF16: bfloat16, else float16).
 template <bool BF16>
@@ -246,41 +321,10 @@ inline void store_sr(const float* __restrict src, void* dst, std::size_t n, std:
   const std::size_t vec_end = n < no_wrap ? n : static_cast<std::size_t>(no_wrap);
   const std::uint32_t klo = static_cast<std::uint32_t>(key);
   const std::uint32_t khi = static_cast<std::uint32_t>(key >> 32) + static_cast<std::uint32_t>(first >> 32);
+  for (; i + kVec <= vec_end; i += kVec)
+    vec_store_sr<BF16>(d + i, vec_load_f32(src + i), lo0 + static_cast<std::uint32_t>(i), klo, khi);
 #endif
-#if defined(__AVX512F__)
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  for (; i + kVec <= vec_end; i += kVec) {
-    const __m512i lo = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(lo0 + i)), iota);
-    const __m512i r = random_bits_v(lo, klo, khi);
-    const __m512 x = _mm512_loadu_ps(src + i);
-    __m512i v;
-    if constexpr (BF16)
-      v = bf16_sr_lanes(_mm512_castps_si512(x), r);
-    else
-      v = half_sr_lanes(x, r);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), _mm512_cvtepi32_epi16(v));
-  }
-#elif defined(__AVX2__) && defined(__F16C__)
-  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (; i + kVec <= vec_end; i += kVec) {
-    const __m256i lo = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(lo0 + i)), iota);
-    const __m256i r = random_bits_v(lo, klo, khi);
-    const __m256 x = _mm256_loadu_ps(src + i);
-    __m256i v;
-    if constexpr (BF16)
-      v = bf16_sr_lanes(_mm256_castps_si256(x), r);
-    else
-      v = half_sr_lanes(x, r);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), pack_lanes(v));
-  }
-#endif
-  for (; i < n; ++i) {
-    const std::uint32_t r = random_bits(key, first + i);
-    if constexpr (BF16)
-      d[i] = float_to_bf16_sr(src[i], r);
-    else
-      d[i] = float_to_half_sr(src[i], r);
-  }
+  for (; i < n; ++i) d[i] = round_sr<BF16>(src[i], key, first + i);
 }
 inline void store_f16_sr(const float* __restrict src, void* dst, std::size_t n, std::uint64_t key,
                          std::uint64_t first) {

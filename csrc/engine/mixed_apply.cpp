@@ -1,4 +1,6 @@
-// Steps over float16 / bfloat16 operands (torch's "opmath"): each segment is cut into
+// Steps over float16 / bfloat16 operands (torch's "opmath") on the scalar path, and the
+// reductions and summing rules of 16-bit operands on every path (the vector paths' steps
+// run one vector at a time in registers: engine/mixed_block.h). Each segment is cut into
 // tiles; a tile of every 16-bit operand is converted to float32 in a buffer on the
 // stack (float32 operands are used where they lie), the launch's float32 kernel runs
 // over the tile, and every 16-bit operand the rule may write is rounded back once.
@@ -7,9 +9,7 @@
 //
 // Cost: each value goes through L1 three times (converted in, read and written by the
 // rule, converted out), so these steps are bound by L1 stores, not by memory: bfloat16
-// Adam runs at about a third of its memory roofline, on par with torch's fused kernel
-// (benchmarks/RESULTS.md). A rule compiled for 16-bit loads and stores would not be, at
-// the price of another copy of every rule per ISA.
+// Adam on tiles runs at about a third of its memory roofline.
 //
 // The same tiles carry loss scaling (Hyper::grad_unscale != 1): the grads' tile is
 // multiplied by 1 / scale before the rule runs, so the rules never see the scale.
@@ -31,6 +31,16 @@ constexpr std::size_t kPad = 16;
 // The tiles of one segment: run(tile pointers, m) between the loads and the stores.
 // `slot` and `first` (the index of the segment's first element in its tensor): for
 // stochastic rounding only.
+// The stochastic rounding keys of a segment's written 16-bit operands.
+void segment_keys(const Launch& l, void* const* ptrs, const TensorSlot& slot,
+                  std::uint64_t* keys) {
+  for (int k = 0; k < l.n_operands; ++k)
+    keys[k] = ptrs[k] && l.elem[k] != kElemF32 && (l.written >> k & 1u)
+                  ? rounding_key(l.round_seed, slot.round_step, slot.round_tensor,
+                                 static_cast<std::uint64_t>(k))
+                  : 0;
+}
+
 template <class Run>
 void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run,
                const TensorSlot* slot = nullptr, std::size_t first = 0) {
@@ -38,11 +48,7 @@ void each_tile(const Launch& l, void* const* ptrs, std::size_t n, Run run,
   const int K = l.n_operands;
   const bool stochastic = l.stochastic && slot != nullptr;
   std::uint64_t keys[kMaxOperands] = {};
-  if (stochastic)
-    for (int k = 0; k < K; ++k)
-      if (ptrs[k] && l.elem[k] != kElemF32 && (l.written >> k & 1u))
-        keys[k] = rounding_key(l.round_seed, slot->round_step, slot->round_tensor,
-                               static_cast<std::uint64_t>(k));
+  if (stochastic) segment_keys(l, ptrs, *slot, keys);
   const float unscale = static_cast<float>(l.hyper.grad_unscale);  // a power of two: exact
   for (std::size_t off = 0; off < n; off += kTile) {
     const std::size_t m = n - off < kTile ? n - off : kTile;
@@ -104,6 +110,14 @@ void scaled_chunk(const Launch& l, void* const* ptrs, std::size_t n) {
 
 void mixed_chunk(const Launch& l, void* const* ptrs, std::size_t n, const TensorSlot& slot,
                  std::size_t first) {
+  if (l.mixed_fn) {
+    std::uint64_t keys[kMaxOperands] = {};
+    if (l.stochastic) segment_keys(l, ptrs, slot, keys);
+    const MixedArgs args{l.elem, l.master, static_cast<float>(l.hyper.grad_unscale),
+                         l.stochastic ? keys : nullptr, first};
+    l.mixed_fn(l.hyper, args, ptrs, n);
+    return;
+  }
   each_tile(
       l, ptrs, n, [&](void* const* tile, std::size_t m) { l.fn(l.hyper, tile, m); }, &slot, first);
 }

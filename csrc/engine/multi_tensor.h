@@ -36,6 +36,17 @@ using SumFn = void (*)(const Hyper& hyper, void* const* ptrs, std::size_t n, dou
 enum ElemType : std::uint8_t { kElemF32 = 0, kElemF64 = 1, kElemF16 = 2, kElemBF16 = 3 };
 constexpr std::size_t elem_bytes(int t) { return t == kElemF64 ? 8 : t == kElemF32 ? 4 : 2; }
 
+// What a mixed segment's block kernel (engine/mixed_block.h) needs beyond its pointers.
+struct MixedArgs {
+  const std::uint8_t* elem;    // each operand's ElemType
+  bool master;                 // ptrs[kMasterSlot] is the params' float32 master copy
+  float unscale;               // the grads are multiplied by it as loaded (1: not)
+  const std::uint64_t* keys;   // stochastic rounding: each operand's rounding_key; null: nearest
+  std::uint64_t first;         // the index of the segment's first element in its tensor
+};
+using MixedFn = void (*)(const Hyper& hyper, const MixedArgs& args, void* const* ptrs,
+                         std::size_t n);
+
 // A run of n 16-bit values to float32 (load) and back, rounded to nearest even (store).
 using LoadFn = void (*)(const void* src, float* dst, std::size_t n);
 using StoreFn = void (*)(const float* src, void* dst, std::size_t n);
@@ -89,6 +100,8 @@ struct Launch {
   int reduce_kind = -1;  // a reduction's enum Reduction: how mixed_reduce adds its tiles
   std::uint8_t elem[kMaxOperands] = {};
   unsigned written = 0;
+  // The family's block kernel (engine/mixed_block.h) on the vector paths; null: tiles.
+  MixedFn mixed_fn = nullptr;
   LoadFn load[kMaxOperands] = {};
   StoreFn store[kMaxOperands] = {};
   // 16-bit values written are rounded stochastically (store_sr), from rounding_key(
