@@ -4,15 +4,17 @@
 // into one vector op per rule op), and every operand it writes is rounded back and
 // stored. The values stay in registers, where engine/mixed_apply.cpp's tiles go through
 // L1 three times (converted in, rule, converted out) and are bound by those loads and
-// stores (bfloat16 Adam at 1 thread: 0.82 ns a value on tiles, 0.59 here, 0.40 with the
-// CPU's bfloat16 conversion; benchmarks/RESULTS.md).
+// stores (bfloat16 Adam on ResNet-50 at 1 thread: 0.85 ns a value on tiles, 0.57 here
+// with the CPU's bfloat16 conversion; benchmarks/RESULTS.md, "16-bit steps in registers").
 //
-// Each operand's storage (float32, float16, bfloat16), the master copy, loss scaling and
-// stochastic rounding are read at run time, one branch per operand and block, so a family
-// has one kernel for every mixed launch. The bits are the tiles': the same conversions,
-// the same float32 rule, the same random bits (engine/half_convert.h).
+// Each operand's storage (float32, float16, bfloat16), the master copy and loss scaling
+// are read at run time, one branch per operand and block, so a family has one kernel for
+// every mixed launch. The bits are the tiles': the same conversions and the same float32
+// rule, compiled like every ISA kernel with -ffp-contract=off (no FMA the source does not
+// write), so no copy of a rule rounds differently from another.
 //
-// Compiled for the vector ISAs from isa/mixed_table.inc; the scalar path keeps the tiles.
+// Compiled for the vector ISAs from isa/mixed_table.inc; the scalar path, stochastic
+// rounding (engine/mixed_apply.cpp says why) and the summing rules keep the tiles.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -27,16 +29,13 @@ namespace FO_ISA {
 
 static_assert(kVec > 0, "mixed_block.h is compiled for the vector ISAs only");
 
-// The grads times 1 / scale. The barrier keeps the compiler from fusing this multiply
-// into the rule's first add (an FMA would round once where the tiles round twice).
+// The grads times 1 / scale (a power of two: exact, as the tiles' g * unscale).
 inline VecF unscaled(VecF g, float unscale) {
 #if defined(__AVX512F__)
-  VecF r = _mm512_mul_ps(g, _mm512_set1_ps(unscale));
+  return _mm512_mul_ps(g, _mm512_set1_ps(unscale));
 #else
-  VecF r = _mm256_mul_ps(g, _mm256_set1_ps(unscale));
+  return _mm256_mul_ps(g, _mm256_set1_ps(unscale));
 #endif
-  asm("" : "+v"(r));
-  return r;
 }
 
 inline VecF vec_load(int type, const char* p) {
@@ -50,37 +49,12 @@ inline VecF vec_load(int type, const char* p) {
   }
 }
 
-// One block stored rounding stochastically with the operand's key, element `index` of its
-// tensor first.
-inline void vec_store_sr_block(bool bf16, char* p, VecF x,
-                                                         std::uint64_t key, std::uint64_t index) {
-  const std::uint32_t lo = static_cast<std::uint32_t>(index);
-  if (lo <= 0xffffffffu - (kVec - 1)) {  // the low index word does not wrap in the block
-    const std::uint32_t klo = static_cast<std::uint32_t>(key);
-    const std::uint32_t khi =
-        static_cast<std::uint32_t>(key >> 32) + static_cast<std::uint32_t>(index >> 32);
-    if (bf16)
-      vec_store_sr<true>(p, x, lo, klo, khi);
-    else
-      vec_store_sr<false>(p, x, lo, klo, khi);
-    return;
-  }
-  alignas(64) float v[kVec];
-  vec_store_f32(v, x);
-  std::uint16_t* d = reinterpret_cast<std::uint16_t*>(p);
-  for (std::size_t j = 0; j < kVec; ++j)
-    d[j] = bf16 ? round_sr<true>(v[j], key, index + j) : round_sr<false>(v[j], key, index + j);
-}
-
-// One block of an operand stored: rounded to nearest, or (sr) stochastically. Returns
-// the lanes a bfloat16 store by the CPU's conversion got wrong (subnormal floats), which
-// the caller stores again by the integer rounding (rare: one test per block, not per store).
-inline SubMask vec_store(int type, char* p, VecF x, bool sr, std::uint64_t key,
-                          std::uint64_t index) {
+// One block of an operand stored, rounded to nearest. Returns the lanes a bfloat16 store by
+// the CPU's conversion got wrong (subnormal floats), which the caller stores again by the
+// integer rounding (rare: one test per block, not per store).
+inline SubMask vec_store(int type, char* p, VecF x) {
   if (type == kElemF32) {
     vec_store_f32(p, x);
-  } else if (sr) {
-    vec_store_sr_block(type == kElemBF16, p, x, key, index);
   } else if (type == kElemBF16) {
     vec_store_bf16_cpu(p, x);
     return vec_subnormal_mask(x);
@@ -91,8 +65,8 @@ inline SubMask vec_store(int type, char* p, VecF x, bool sr, std::uint64_t key,
 }
 
 // The rule over n elements (a multiple of kVec), one block at a time. PLAIN: no master
-// copy, stochastic rounding or loss scaling (the common case, without their branches).
-// Not inlined: the last partial block runs through this same code (mixed_block_loop).
+// copy or loss scaling (the common case, without their branches). Not inlined: the last
+// partial block runs through the same code (mixed_block_loop), not a second copy.
 template <class Rule, bool PLAIN>
 __attribute__((noinline, flatten)) void run_blocks(const Rule& rule_ref, const MixedArgs& a,
                                                    void* const* ptrs, std::size_t n) {
@@ -102,7 +76,6 @@ __attribute__((noinline, flatten)) void run_blocks(const Rule& rule_ref, const M
   // The rule reads and writes operand 0 in the master copy where there is one; the param
   // is stored as its rounding.
   char* const master = !PLAIN && a.master ? static_cast<char*>(ptrs[kMasterSlot]) : nullptr;
-  const bool sr = !PLAIN && a.keys != nullptr;
   const bool scaled = !PLAIN && a.unscale != 1.0f;
   const float unscale = a.unscale;
   // Copied out of `a` and `ptrs`: the stores below could alias them as far as the
@@ -110,19 +83,17 @@ __attribute__((noinline, flatten)) void run_blocks(const Rule& rule_ref, const M
   char* base[K];
   int type[K];
   std::size_t size[K];
-  std::uint64_t key[K];
   for (int k = 0; k < K; ++k) {
     base[k] = static_cast<char*>(ptrs[k]);
     type[k] = a.elem[k];
     size[k] = elem_bytes(a.elem[k]);
-    key[k] = sr ? a.keys[k] : 0;
   }
-  const std::uint64_t first = a.first;
   for (std::size_t i = 0; i < n; i += kVec) {
     alignas(64) float t[K][kVec];
     for (int k = 0; k < K; ++k) {
       if (!(R >> k & 1u)) continue;
-      VecF v = k == 0 && master ? vec_load_f32(master + i * 4) : vec_load(type[k], base[k] + i * size[k]);
+      VecF v = k == 0 && master ? vec_load_f32(master + i * 4)
+                                : vec_load(type[k], base[k] + i * size[k]);
       if (k == 1 && scaled) v = unscaled(v, unscale);
       vec_store_f32(t[k], v);
     }
@@ -139,11 +110,11 @@ __attribute__((noinline, flatten)) void run_blocks(const Rule& rule_ref, const M
       if (!(W >> k & 1u)) continue;
       const VecF v = vec_load_f32(t[k]);
       if (k == 0 && master) vec_store_f32(master + i * 4, v);
-      redo |= vec_store(type[k], base[k] + i * size[k], v, sr, key[k], first + i);
+      redo |= vec_store(type[k], base[k] + i * size[k], v);
     }
     if (kCpuBf16 && redo) {
       for (int k = 0; k < K; ++k)
-        if ((W >> k & 1u) && type[k] == kElemBF16 && !sr)
+        if ((W >> k & 1u) && type[k] == kElemBF16)
           vec_store_bf16_int(base[k] + i * 2, vec_load_f32(t[k]));
     }
   }
@@ -156,7 +127,7 @@ void mixed_block_loop(const Hyper& h, const MixedArgs& a, void* const* ptrs, std
   static_assert(Rule::kOperands >= 1 && Rule::kOperands <= kMasterSlot, "1 to 5 operands");
   constexpr int K = Rule::kOperands;
   const Rule rule(h);
-  const bool plain = !a.master && !a.keys && a.unscale == 1.0f;
+  const bool plain = !a.master && a.unscale == 1.0f;
   const auto run = [&](const MixedArgs& args, void* const* p, std::size_t count) {
     if (plain)
       run_blocks<Rule, true>(rule, args, p, count);
@@ -177,11 +148,9 @@ void mixed_block_loop(const Hyper& h, const MixedArgs& a, void* const* ptrs, std
     std::memcpy(buf[k], static_cast<const char*>(ptrs[k]) + full * size[k], m * size[k]);
     tail[k] = buf[k];
   }
-  MixedArgs at = a;
-  at.first = a.first + full;
-  run(at, tail, kVec);
+  run(a, tail, kVec);
   for (int k = 0; k <= kMasterSlot; ++k) {
-    const bool written = k == kMasterSlot ? (Rule::kWrite & 1u) != 0 : (Rule::kWrite >> k & 1u) != 0;
+    const bool written = (Rule::kWrite >> (k == kMasterSlot ? 0 : k) & 1u) != 0;
     if (tail[k] && written)
       std::memcpy(static_cast<char*>(ptrs[k]) + full * size[k], buf[k], m * size[k]);
   }

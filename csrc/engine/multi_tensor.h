@@ -38,11 +38,9 @@ constexpr std::size_t elem_bytes(int t) { return t == kElemF64 ? 8 : t == kElemF
 
 // What a mixed segment's block kernel (engine/mixed_block.h) needs beyond its pointers.
 struct MixedArgs {
-  const std::uint8_t* elem;    // each operand's ElemType
-  bool master;                 // ptrs[kMasterSlot] is the params' float32 master copy
-  float unscale;               // the grads are multiplied by it as loaded (1: not)
-  const std::uint64_t* keys;   // stochastic rounding: each operand's rounding_key; null: nearest
-  std::uint64_t first;         // the index of the segment's first element in its tensor
+  const std::uint8_t* elem;  // each operand's ElemType
+  bool master;               // ptrs[kMasterSlot] is the params' float32 master copy
+  float unscale;             // the grads are multiplied by it as loaded (1: not)
 };
 using MixedFn = void (*)(const Hyper& hyper, const MixedArgs& args, void* const* ptrs,
                          std::size_t n);
@@ -100,7 +98,8 @@ struct Launch {
   int reduce_kind = -1;  // a reduction's enum Reduction: how mixed_reduce adds its tiles
   std::uint8_t elem[kMaxOperands] = {};
   unsigned written = 0;
-  // The family's block kernel (engine/mixed_block.h) on the vector paths; null: tiles.
+  // The family's block kernel (engine/mixed_block.h) on the vector paths, used where it
+  // rounds to nearest; null: tiles.
   MixedFn mixed_fn = nullptr;
   LoadFn load[kMaxOperands] = {};
   StoreFn store[kMaxOperands] = {};
