@@ -5,6 +5,16 @@ optimizer and option of the registry (float32 and float64), global_norm,
 clip_grad_norm_ and the softmax cross-entropy with the NumPy reference. Prints one
 "ok ..." line per check and "PROBE OK <isa>" at the end; exits non-zero on any mismatch.
 
+    python isa_probe.py --fingerprint
+prints "FINGERPRINT <isa> <mixed kernels> <sha256>": the hash of every param and state
+buffer after three steps of every optimizer of the registry but Muon in float64,
+float32, bfloat16, float16, bfloat16 with float32 state and a master copy, and float32
+with bfloat16 state. Every ISA path computes each element with the same operations (the
+ISA kernels are compiled with -ffp-contract=off), so the hash is the same on every CPU
+and path. Muon is left out: its Newton-Schulz products run in NumPy's BLAS, whose
+summation order depends on the CPU (its hash differs between this machine and Haswell
+under qemu).
+
 Tolerances are the native-vs-reference ones (tests/test_native_vs_reference.py):
 float64 1e-12, float32 1e-5 relative to each array's largest magnitude; one step
 differs only by FMA contraction and the order of a few roundings.
@@ -67,5 +77,43 @@ def main(expected: str) -> None:
     print("PROBE OK", info["isa"])
 
 
+def fingerprint() -> str:
+    import hashlib
+
+    import ml_dtypes
+    bf16 = np.dtype(ml_dtypes.bfloat16)
+    modes = [(np.float64, {}), (np.float32, {}), (bf16, {}), (np.float16, {}),
+             (bf16, {"state_dtype": np.float32, "master_weights": True}),
+             (np.float32, {"state_dtype": bf16})]
+    h = hashlib.sha256()
+    fusedoptim.set_num_threads(2)
+    for (name, kw), cid in zip(CONFIGS, IDS):
+        if name == "Muon":
+            continue
+        for dtype, extra in modes:
+            rng = np.random.default_rng(11)
+            params = [p.astype(dtype) for p in make_params(rng, shapes_for(name, SHAPES[:5]),
+                                                           np.float32)]
+            try:
+                opt = getattr(fusedoptim, name)(params, **kw, **extra)
+            except (TypeError, ValueError):
+                continue  # a mode this optimizer refuses (e.g. Muon and 16-bit params)
+            for _ in range(3):
+                opt.step([g.astype(dtype) for g in make_grads(rng, [p.astype(np.float32)
+                                                                     for p in params])])
+            h.update(cid.encode())
+            for i, p in enumerate(params):
+                h.update(np.ascontiguousarray(p).tobytes())
+                for key in sorted(opt.state[i]):
+                    v = opt.state[i][key]
+                    if isinstance(v, np.ndarray):
+                        h.update(np.ascontiguousarray(v).tobytes())
+    return h.hexdigest()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--fingerprint":
+        info = fusedoptim.build_info()
+        print("FINGERPRINT", info["isa"], info["mixed_kernels"], fingerprint())
+    else:
+        main(sys.argv[1])

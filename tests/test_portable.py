@@ -53,6 +53,37 @@ def test_emulated_cpu_picks_its_path_and_matches_reference(cpu, tmp_path):
     assert_probe_ok(result, CPUS[cpu])
 
 
+def _fingerprint(cpu, env):
+    result = run_python(cpu, [PROBE, "--fingerprint"], env=env)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    line = next(l for l in result.stdout.splitlines() if l.startswith("FINGERPRINT"))
+    _, isa, mixed, digest = line.split()
+    return isa, mixed, digest
+
+
+def test_every_path_gives_the_same_bits():
+    """Every optimizer but Muon in every dtype mode (tests/isa_probe.py --fingerprint)
+    hashes the same on the scalar path (Nehalem under qemu), the avx2 path (Haswell under
+    qemu, on tiles and in register blocks) and every path this CPU has."""
+    pytest.importorskip("ml_dtypes")
+    runs = {}
+    for cpu in sorted(CPUS):
+        runs[cpu] = _fingerprint(cpu, {"FUSEDOPTIM_ISA": ""})
+    runs["Haswell-v4 tiles"] = _fingerprint("Haswell-v4", {"FUSEDOPTIM_ISA": "",
+                                                           "FUSEDOPTIM_MIXED_TILES": "1"})
+    for isa in fusedoptim_build_info()["isa_supported"]:
+        for extra in ({}, {"FUSEDOPTIM_MIXED_TILES": "1"}, {"FUSEDOPTIM_NO_AVX512BF16": "1"}):
+            runs[f"native {isa} {extra}"] = _fingerprint(None, {"FUSEDOPTIM_ISA": isa, **extra})
+    digests = {digest for _, _, digest in runs.values()}
+    assert len(digests) == 1, "\n".join(f"{k}: {v}" for k, v in runs.items())
+    assert {mixed for _, mixed, _ in runs.values()} >= {"tiles", "avx2"}
+
+
+def fusedoptim_build_info():
+    import fusedoptim  # imported where needed: the checker tests do not load the package
+    return fusedoptim.build_info()
+
+
 def test_native_cpu_picks_the_widest_path():
     isa = best_isa_from_proc()
     assert_probe_ok(run_python(None, [PROBE, isa], env={"FUSEDOPTIM_ISA": ""}), isa)
