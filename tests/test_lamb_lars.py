@@ -108,9 +108,11 @@ def test_sums_are_bitwise_the_same_for_any_thread_count():
     gs = make_grads(np.random.default_rng(2), ps)
     for i, (p, g) in enumerate(zip(ps, gs)):
         p64, g64 = p.astype(np.float64), g.astype(np.float64)
-        u = g64 + np.float64(np.float32(0.01)) * p64  # wd rounded to float32, as in the kernel
-        np.testing.assert_allclose(results[0][i], [np.sum(p64 ** 2), np.sum(
-            u.astype(np.float32).astype(np.float64) ** 2)], rtol=1e-12)
+        # g + wd * p in float32, each op rounded, as the kernel does on every path (the ISA
+        # kernels are compiled without FMA contraction)
+        u = (g + np.float32(0.01) * p).astype(np.float64)
+        np.testing.assert_allclose(results[0][i], [np.sum(p64 ** 2), np.sum(u ** 2)],
+                                   rtol=1e-12)
     del rng
 
 

@@ -136,8 +136,11 @@ def isa_objects(tmp_path_factory):
 def test_isa_objects_have_no_code_that_runs_before_the_cpu_check(isa_objects):
     names = {os.path.basename(o) for o in isa_objects}
     if sys.platform.startswith("linux") and os.uname().machine == "x86_64":
-        assert names == {f"{kind}_{isa}.cpp.o" for kind in ("kernels", "adafactor", "blockwise8")
-                         for isa in ("scalar", "avx2", "avx512")} | {"blockwise8_avx512vbmi.cpp.o"}
+        expected = {f"{kind}_{isa}.cpp.o" for kind in ("kernels", "adafactor", "blockwise8")
+                    for isa in ("scalar", "avx2", "avx512")}
+        expected |= {"blockwise8_avx512vbmi.cpp.o"}
+        expected |= {f"mixed_{isa}.cpp.o" for isa in ("avx2", "avx512", "avx512bf16")}
+        assert names == expected
     result = subprocess.run([sys.executable, CHECKER, *isa_objects], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 

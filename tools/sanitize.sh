@@ -59,6 +59,7 @@ if [ "$#" -eq 0 ]; then
     tests/test_nonfinite_hyperparameters.py tests/test_second_order.py \
     tests/test_properties.py tests/test_callable_lr.py tests/test_checkpoint.py tests/test_pack.py \
     tests/test_half_convert.py tests/test_master_weights.py tests/test_stochastic_rounding.py \
+    tests/test_mixed_blocks.py \
     tests/test_eightbit_native.py tests/test_eightbit.py tests/test_eightbit_device.py \
     -k "not Muon"
 fi

@@ -68,12 +68,28 @@ struct GradPrelude {
   }
 };
 
+// fma(a, b, c): a * b + c rounded once, on every path (the CPU kernels are compiled with
+// -ffp-contract=off, so a fused multiply-add happens only where a rule writes one).
+template <typename T>
+FO_HD T fo_fma(T a, T b, T c) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same<T, float>::value)
+    return fmaf(a, b, c);
+  else
+    return fma(a, b, c);
+#else
+  return std::fma(a, b, c);
+#endif
+}
+
 // torch.lerp's two-sided formula: start + w*(end-start) for |w| < 0.5, else
-// end - (end-start)*(1-w). `low` is |w| < 0.5, decided once per chunk.
+// end - (end-start)*(1-w), each with one rounding after the subtraction, as torch's CPU
+// kernels compute it (a fused multiply-add, bit for bit: tests/test_muon.py compares the
+// momentum buffers exactly). `low` is |w| < 0.5, decided once per chunk.
 template <typename T>
 FO_HD T lerp(T start, T end, T weight, T one_minus_weight, bool low) {
   const T diff = end - start;
-  return low ? start + weight * diff : end - diff * one_minus_weight;
+  return low ? fo_fma(weight, diff, start) : fo_fma(-diff, one_minus_weight, end);
 }
 
 // The helpers below are written as sequences of independent selects, not nested
