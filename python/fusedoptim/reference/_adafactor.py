@@ -11,15 +11,16 @@ import numpy as np
 from .. import _native
 from .. import functional as F
 from .._typing import Names
+from ._fma import fma
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: Any) -> np.ndarray:
     """torch.lerp: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w),
-    in the arrays' dtype."""
+    in the arrays' dtype, the multiply-add rounded once as torch's CPU kernels do."""
     one = start.dtype.type(1)
     if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (one - weight)
+        return fma(weight, end - start, start)
+    return fma(-(end - start), one - weight, end)
 
 
 def adafactor(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],

@@ -11,6 +11,7 @@ import numpy as np
 from .. import _native
 from .. import functional as F
 from .._typing import Names
+from ._fma import fma
 from ._half import opmath
 
 
@@ -19,8 +20,8 @@ def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     1 - weight computed in that dtype (ATen's Lerp.h)."""
     w = start.dtype.type(weight)
     if abs(w) < 0.5:
-        return start + w * (end - start)
-    return end - (end - start) * (start.dtype.type(1) - w)
+        return fma(w, end - start, start)
+    return fma(-(end - start), start.dtype.type(1) - w, end)
 
 
 def _newton_schulz(g: np.ndarray, coefficients: Sequence[float], steps: int,

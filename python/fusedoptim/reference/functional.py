@@ -16,15 +16,17 @@ import numpy as np
 from .. import _native
 from .. import functional as F
 from .._typing import Names
+from ._fma import fma
 from ._half import opmath
 from ._muon import muon  # noqa: F401 - the twin of functional.muon
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
-    """torch.lerp: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w)."""
+    """torch.lerp: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w),
+    the multiply-add rounded once as torch's CPU kernels do."""
     if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1 - weight)
+        return fma(weight, end - start, start)
+    return fma(-(end - start), 1 - weight, end)
 
 
 def _scalar(x: float, like: np.ndarray) -> Any:
