@@ -147,7 +147,7 @@ void bind_cpu_kernels(std::vector<Launch>& launches) {
   const KernelTable& table = active_table();
   for (Launch& l : launches) {
     if (l.family < 0 || l.family >= kNumFamilies) continue;
-    if (l.mixed) {  // 16-bit operands: the float32 rule over converted tiles
+    if (l.mixed) {  // 16-bit operands: blocks in registers where compiled, else tiles
       l.fn = table.f32[l.family];
       bind_conversions(l);
       const MixedKernels* mixed = active_mixed();
